@@ -1,0 +1,225 @@
+"""The command line: parse options, call the runner, choose the formatter, set the exit code.
+
+Keep this module import-light: mlflow, sqlalchemy and rich are imported inside the
+commands that need them, so ``mlgate --help`` and ``mlgate check --input`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .errors import InputError, MlgateError, one_line
+
+app = typer.Typer(
+    name="mlgate",
+    help=(
+        "Policy-as-code gate for ML model promotion: evaluate a registered model version's "
+        "compliance evidence against Rego policies before it reaches the public.\n\n"
+        "Exit codes: 0 allowed, 1 blocked by policy, 2 error."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+policy_app = typer.Typer(help="Test, check and publish the Rego policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
+
+_state = {"debug": bool(os.environ.get("MLGATE_DEBUG"))}
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    sarif = "sarif"
+    markdown = "markdown"
+    github = "github"
+
+
+class EngineChoice(str, Enum):
+    embedded = "embedded"
+    opa = "opa"
+
+
+# Shared options, defined once.
+PoliciesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policies",
+        envvar="MLGATE_POLICIES",
+        help="Policy directory (Rego + data.json). Default: the bundled policies.",
+        show_default=False,
+    ),
+]
+EngineOpt = Annotated[
+    EngineChoice,
+    typer.Option("--engine", envvar="MLGATE_ENGINE", help="Rego engine to evaluate with."),
+]
+OpaUrlOpt = Annotated[
+    str | None,
+    typer.Option("--opa-url", envvar="MLGATE_OPA_URL", help="OPA server URL (engine opa)."),
+]
+OpaTokenOpt = Annotated[
+    str | None,
+    typer.Option("--opa-token", envvar="MLGATE_OPA_TOKEN", help="Bearer token for the OPA server."),
+]
+OpaTimeoutOpt = Annotated[
+    float,
+    typer.Option("--opa-timeout", envvar="MLGATE_OPA_TIMEOUT", help="Seconds per OPA request."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Turn every error into one line on stderr and exit 2; a traceback only with --debug.
+
+    Unexpected exceptions are errors too: a bug must block, never allow.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except MlgateError as exc:
+            _fail(exc, one_line(str(exc)))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a crash blocks, with one line
+            _fail(exc, f"internal error: {type(exc).__name__}: {one_line(str(exc))}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fail(exc: BaseException, line: str) -> None:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    typer.echo(f"mlgate: error: {line}", err=True)
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors.", envvar="MLGATE_DEBUG")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print, or write ``output`` atomically: never a half-written report."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
+
+
+def report(decisions: list[Any], fmt: Format, output: Path | None) -> int:
+    """Render the decisions, write them, and return the exit code they call for."""
+    from .output import render
+
+    emit(render(fmt.value, decisions), output)
+    if fmt is Format.github:
+        from .output.github import write_step_summary
+
+        write_step_summary(decisions)
+    return EXIT_ALLOWED if all(d.allowed for d in decisions) else EXIT_BLOCKED
+
+
+def load_engine(
+    policies: Path | None,
+    engine: EngineChoice,
+    opa_url: str | None,
+    opa_token: str | None,
+    opa_timeout: float,
+) -> tuple[Any, Any]:
+    """The policy set and a ready engine for the common options."""
+    from .policy import load_policy_dir
+    from .runner import make_engine
+
+    policy_set = load_policy_dir(policies)
+    eng = make_engine(
+        engine.value, policy_set, opa_url=opa_url, opa_token=opa_token, timeout=opa_timeout
+    )
+    return policy_set, eng
+
+
+@app.command()
+@guarded
+def check(
+    input_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Evaluate a gate input document (JSON) offline, with no MLflow at all.",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="Alias (or stage with --stage) to evaluate promotion to."
+        ),
+    ] = None,
+    stage: Annotated[
+        bool, typer.Option("--stage", help="--target names a stage, not an alias.")
+    ] = False,
+    policies: PoliciesOpt = None,
+    engine: EngineOpt = EngineChoice.embedded,
+    opa_url: OpaUrlOpt = None,
+    opa_token: OpaTokenOpt = None,
+    opa_timeout: OpaTimeoutOpt = 5.0,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Evaluate the gates and print the report. Exit 0 allowed, 1 blocked, 2 error.
+
+    Example:
+
+        mlgate check --input examples/gate_input_blocked.json --format table
+    """
+    from .runner import evaluate, load_gate_input, retarget
+
+    if input_file is None:
+        raise InputError("check: give --input FILE (a gate input document)")
+    gate_input = load_gate_input(input_file)
+    policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+    if target is not None:
+        gate_input = retarget(gate_input, target, "stage" if stage else "alias", policy_set.config)
+    decision = evaluate(gate_input, eng, policy_set)
+    raise typer.Exit(report([decision], fmt, output))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Engines: ``embedded`` (regorus, in-process) and ``opa`` (an OPA server over REST)."""

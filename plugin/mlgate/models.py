@@ -1,0 +1,282 @@
+"""The contract in pydantic: facts, data manifest, policy data, gate input, decision.
+
+The JSON Schemas in ``schemas/`` are generated from these models (``python -m
+mlgate.schemas``) and a test fails when they are stale. Keep this module free of I/O and
+of heavy imports: ``mlgate check --input`` imports it on its fast path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GATE_IDS: tuple[str, ...] = ("scope", "filing", "assessment", "labeling", "data_manifest")
+
+Audience = Literal["public", "enterprise", "internal", "research"]
+Modality = Literal["text", "image", "audio", "video", "code"]
+FilingStatus = Literal["completed", "pending", "none"]
+AssessmentStatus = Literal["passed", "failed", "pending", "none"]
+GateStatus = Literal["pass", "fail", "waived", "not_applicable", "error"]
+Enforcement = Literal["deny", "warn"]
+Severity = Literal["critical", "high", "medium", "low"]
+EngineName = Literal["embedded", "opa"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+class FoundationModel(BaseModel):
+    model_config = ConfigDict(extra="allow")  # unknown fields are kept, ignored by gates
+
+    name: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    license: str = Field(min_length=1)
+    legitimate_source: bool
+
+
+class Dataset(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    kind: Literal["pretraining", "finetuning", "preference", "evaluation", "other"]
+    source_category: Literal[
+        "licensed",
+        "public_domain",
+        "open_license",
+        "user_consented",
+        "web_crawl",
+        "synthetic",
+        "internal",
+    ]
+    license: str = Field(min_length=1)
+    legitimate_source: bool
+    ip_cleared: bool
+    contains_personal_info: bool
+    personal_info_consent: bool | None = None
+    records: int = Field(ge=0)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    uri: str | None = None
+
+
+class ManifestLabeling(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    used: bool
+    rules_documented: bool = False
+    rules_uri: str | None = None
+    quality_assessment: bool = False
+    sampling_verification: bool = False
+    labeler_training: bool = False
+
+
+class DataManifest(BaseModel):
+    """``compliance/data_manifest.json``, version 1."""
+
+    model_config = ConfigDict(extra="allow", title="mlgate data manifest v1")
+
+    manifest_version: Literal[1]
+    foundation_models: list[FoundationModel] = Field(default_factory=list)
+    datasets: list[Dataset]
+    quality_measures: list[str]
+    labeling: ManifestLabeling
+
+
+# --------------------------------------------------------------------------- facts
+
+
+class Filing(_Strict):
+    status: FilingStatus | None = None
+    id: str | None = None
+
+
+class Assessment(_Strict):
+    status: AssessmentStatus | None = None
+    date: str | None = Field(default=None, description="ISO 8601 date, normalised YYYY-MM-DD")
+    date_ns: int | None = Field(
+        default=None, description="the assessment date at 00:00 UTC, ns since the epoch"
+    )
+    report: str | None = None
+
+
+class Labeling(_Strict):
+    explicit: bool | None = None
+    implicit: bool | None = None
+
+
+class FactError(_Strict):
+    """A tag that is present but does not parse: a gate failure, never an exception."""
+
+    tag: str
+    value: str
+    expected: str
+
+
+class Facts(_Strict):
+    """The parsed ``compliance.*`` tags; ``None`` means absent or invalid."""
+
+    audience: Audience | None = None
+    regions: list[str] | None = None
+    public_opinion: bool | None = None
+    modalities: list[Modality] | None = None
+    filing: Filing = Field(default_factory=Filing)
+    assessment: Assessment = Field(default_factory=Assessment)
+    labeling: Labeling = Field(default_factory=Labeling)
+    errors: list[FactError] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- gate input
+
+
+class ModelRef(_Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+
+
+class Request(_Strict):
+    target: str = Field(min_length=1, description="alias or stage the version is promoted to")
+    kind: Literal["alias", "stage"] = "alias"
+    enforcement: Enforcement
+
+
+class ManifestEvidence(_Strict):
+    attached: bool = Field(description="the artifact compliance/data_manifest.json exists")
+    content: dict[str, Any] | None = Field(
+        default=None, description="parsed JSON when it parsed, else null"
+    )
+    digest_tagged: str | None = Field(
+        default=None, description="compliance.data_manifest.sha256, lower case; null if absent"
+    )
+    digest_computed: str | None = Field(
+        default=None, description="sha256 of the artifact's bytes as downloaded now"
+    )
+    parse_error: str | None = Field(default=None, description="why the artifact is not JSON")
+    schema_errors: list[str] = Field(
+        default_factory=list, description="data_manifest.schema.json violations, path: message"
+    )
+
+
+class Waiver(_Strict):
+    """A waiver already matched to this model version and active at ``now``."""
+
+    id: str
+    codes: list[str]
+    expires: str
+    justification: str = ""
+    approver: str = ""
+    ticket: str = ""
+
+
+class GateInput(_Strict):
+    """The one document Rego sees as ``input``; any decision can be replayed from it."""
+
+    model_config = ConfigDict(extra="forbid", title="mlgate gate input")
+
+    input_version: Literal[1] = 1
+    model: ModelRef
+    request: Request
+    facts: Facts
+    tags: dict[str, str] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+    manifest: ManifestEvidence
+    now: str = Field(description="evaluation time, RFC 3339 UTC")
+    now_ns: int
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- decision
+
+
+class Violation(_Strict):
+    code: str
+    message: str
+    severity: Severity
+    waived_by: str | None = Field(default=None, description="id of the waiver covering it")
+
+
+class GateResult(_Strict):
+    id: str
+    title: str
+    status: GateStatus
+    violations: list[Violation] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    remediation: str = ""
+
+
+class Decision(_Strict):
+    model_config = ConfigDict(extra="forbid", title="mlgate decision")
+
+    decision_id: str
+    model: str
+    version: str
+    target: str
+    allowed: bool
+    in_scope: bool | None
+    enforcement: Enforcement
+    gates: list[GateResult]
+    waivers_applied: list[str] = Field(default_factory=list)
+    policy_revision: str
+    engine: EngineName
+    input_sha256: str
+    evaluated_at: str
+
+    @property
+    def blocking_gates(self) -> list[GateResult]:
+        return [g for g in self.gates if g.status in ("fail", "error")]
+
+
+# --------------------------------------------------------------------------- policy data
+
+
+class ScopeConfig(_Strict):
+    public_audiences: list[Audience] = ["public"]
+    regions: list[str] = Field(default=["CN"], description="ISO 3166-1 alpha-2, upper case")
+
+
+class FilingConfig(_Strict):
+    only_public_opinion: bool = Field(
+        default=False,
+        description="require filing only for versions tagged compliance.public_opinion=true",
+    )
+
+
+class AssessmentConfig(_Strict):
+    only_public_opinion: bool = False
+    max_age_days: int = Field(default=365, ge=1)
+
+
+class LabelingConfig(_Strict):
+    required: dict[Modality, list[Literal["explicit", "implicit"]]] = Field(
+        default={m: ["explicit", "implicit"] for m in ("text", "image", "audio", "video", "code")},
+        description="labels required per generated modality",
+    )
+
+
+class DataManifestConfig(_Strict):
+    min_datasets: int = Field(default=1, ge=0)
+    require_legitimate_source: bool = True
+    require_ip_cleared: bool = True
+    require_personal_info_consent: bool = True
+    require_quality_measures: bool = True
+    labeling_duties: list[
+        Literal["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"]
+    ] = ["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"]
+
+
+class PolicyConfig(_Strict):
+    """``data.mlgate.config``: every number and list the gates use."""
+
+    model_config = ConfigDict(extra="forbid", title="mlgate policy data")
+
+    protected_aliases: list[str] = ["production", "public", "champion"]
+    protected_stages: list[str] = ["production"]
+    default_target: str = "production"
+    scope: ScopeConfig = Field(default_factory=ScopeConfig)
+    filing: FilingConfig = Field(default_factory=FilingConfig)
+    assessment: AssessmentConfig = Field(default_factory=AssessmentConfig)
+    labeling: LabelingConfig = Field(default_factory=LabelingConfig)
+    data_manifest: DataManifestConfig = Field(default_factory=DataManifestConfig)

@@ -1,0 +1,248 @@
+"""The policy set on disk: Rego modules, policy data, and the METADATA blocks.
+
+Python reads the ``# METADATA`` blocks itself (titles, failure messages, remediation,
+article references) so that no engine needs ``rego.metadata`` support, and so that
+compliance edits wording in one place without touching rule logic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .errors import PolicyError
+from .models import GATE_IDS, PolicyConfig
+
+DATA_FILE = "data.json"
+TEST_SUFFIX = "_test.rego"
+
+
+def _package_root() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def bundled_dir(name: str) -> Path:
+    """``policies`` or ``schemas`` as shipped: inside the wheel, else the checkout."""
+    inside_wheel = _package_root() / "_bundled" / name
+    if inside_wheel.is_dir():
+        return inside_wheel
+    checkout = _package_root().parents[1] / name
+    if checkout.is_dir():
+        return checkout
+    raise PolicyError(f"bundled {name}/ not found (looked in {inside_wheel} and {checkout})")
+
+
+# --------------------------------------------------------------------------- METADATA
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One ``# METADATA`` block: on a package (a gate) or on a rule (a violation)."""
+
+    file: str
+    line: int
+    scope: str  # "package" or "rule"
+    title: str
+    description: str
+    short_name: str
+    failure_msg: str
+    solution: str
+    severity: str
+    references: tuple[str, ...]
+    package: str
+    code: str | None  # the violation code literal of the rule it annotates, if any
+
+
+_CODE_LITERAL = re.compile(r'"code":\s*"([a-z0-9_]+\.[a-z0-9_]+)"')
+_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
+
+
+def _parse_yaml(text: str, where: str) -> dict[str, Any]:
+    import yaml  # small, and only needed when the policy set is first read
+
+    try:
+        value = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{where}: METADATA is not valid YAML: {exc}".replace("\n", " ")) from exc
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: METADATA must be a YAML mapping")
+    return value
+
+
+def parse_annotations(path: str, source: str) -> list[Annotation]:
+    """Every METADATA block in a module, with the code literal of the rule below it."""
+    lines = source.splitlines()
+    pkg_match = _PACKAGE.search(source)
+    package = pkg_match.group(1) if pkg_match else ""
+    found: list[Annotation] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() != "# METADATA":
+            i += 1
+            continue
+        start = i + 1
+        j = start
+        block: list[str] = []
+        while j < len(lines) and lines[j].startswith("#"):
+            block.append(lines[j][2:] if lines[j].startswith("# ") else lines[j][1:])
+            j += 1
+        meta = _parse_yaml("\n".join(block), f"{path}:{start}")
+        # The statement the block annotates runs until the next blank line.
+        k = j
+        statement: list[str] = []
+        while k < len(lines) and lines[k].strip():
+            statement.append(lines[k])
+            k += 1
+        head = statement[0] if statement else ""
+        scope = meta.get("scope") or ("package" if head.startswith("package ") else "rule")
+        codes = _CODE_LITERAL.findall("\n".join(statement)) if scope == "rule" else []
+        custom = meta.get("custom") or {}
+        refs = tuple(
+            str(r.get("description") or r.get("ref"))
+            for r in meta.get("related_resources") or []
+            if isinstance(r, dict)
+        )
+        found.append(
+            Annotation(
+                file=path,
+                line=start,
+                scope=scope,
+                title=str(meta.get("title", "")),
+                description=str(meta.get("description", "")).strip(),
+                short_name=str(custom.get("short_name", "")),
+                failure_msg=str(custom.get("failure_msg", "")),
+                solution=str(custom.get("solution", "")).strip(),
+                severity=str(custom.get("severity", "")),
+                references=refs,
+                package=package,
+                code=codes[0] if codes else None,
+            )
+        )
+        i = j
+    return found
+
+
+# --------------------------------------------------------------------------- policy set
+
+
+@dataclass
+class PolicySet:
+    """The Rego modules and data of one policy directory (or one git revision of it)."""
+
+    root: str
+    modules: dict[str, str]  # relative path -> source, policies only (no tests)
+    tests: dict[str, str]  # relative path -> source, *_test.rego
+    data: dict[str, Any]
+    revision: str = ""
+    _config: PolicyConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> PolicyConfig:
+        if self._config is None:
+            self._config = load_config(self.data, f"{self.root}/{DATA_FILE}")
+        return self._config
+
+    @cached_property
+    def annotations(self) -> list[Annotation]:
+        found: list[Annotation] = []
+        for path, source in sorted(self.modules.items()):
+            found.extend(parse_annotations(path, source))
+        return found
+
+    @cached_property
+    def gate_meta(self) -> dict[str, Annotation]:
+        """Package annotation of each gate, keyed by gate id."""
+        gates: dict[str, Annotation] = {}
+        for ann in self.annotations:
+            if ann.scope == "package" and ann.package.startswith("mlgate.gates."):
+                gates[ann.package.rsplit(".", 1)[1]] = ann
+        return gates
+
+    @cached_property
+    def violation_meta(self) -> dict[str, Annotation]:
+        """Rule annotation of each violation code."""
+        return {a.code: a for a in self.annotations if a.code}
+
+    def fingerprint(self) -> str:
+        """A digest of modules and data: engines cache compiled policy by it."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for path, source in sorted(self.modules.items()):
+            h.update(path.encode() + b"\0" + source.encode() + b"\0")
+        h.update(json.dumps(self.data, sort_keys=True).encode())
+        return h.hexdigest()
+
+
+def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
+    from pydantic import ValidationError
+
+    raw = data.get("mlgate", {}).get("config", {}) if isinstance(data, dict) else None
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{where}: mlgate.config must be an object")
+    try:
+        return PolicyConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in ("mlgate", "config", *err["loc"]))
+        raise PolicyError(f"{where}: {loc}: {err['msg']}") from exc
+
+
+def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
+    """Read a policy directory: ``*.rego`` modules (tests apart) and ``data.json``."""
+    root = Path(directory) if directory else bundled_dir("policies")
+    if not root.is_dir():
+        raise PolicyError(f"{root}: policy directory not found")
+    modules: dict[str, str] = {}
+    tests: dict[str, str] = {}
+    for path in sorted(root.rglob("*.rego")):
+        rel = path.relative_to(root).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: cannot read: {exc}") from exc
+        (tests if rel.endswith(TEST_SUFFIX) else modules)[rel] = text
+    if not modules:
+        raise PolicyError(f"{root}: no .rego policies found")
+    data_path = root / DATA_FILE
+    data: dict[str, Any] = {}
+    if data_path.is_file():
+        try:
+            data = json.loads(data_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise PolicyError(f"{data_path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    from .revision import policy_revision
+
+    policy_set = PolicySet(root=str(root), modules=modules, tests=tests, data=data)
+    policy_set.revision = policy_revision(root)
+    policy_set.config  # validate the policy data now: a bad data file is exit 2 up front
+    return policy_set
+
+
+def missing_gates(policy_set: PolicySet) -> list[str]:
+    return [g for g in GATE_IDS if g not in policy_set.gate_meta]
+
+
+def format_message(template: str, params: dict[str, Any]) -> str:
+    """Fill ``{name}`` placeholders; unknown names stay visible rather than raising."""
+
+    class _Keep(dict):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    try:
+        return template.format_map(_Keep({k: _show(v) for k, v in params.items()}))
+    except (ValueError, IndexError):
+        return template
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value)
+    return str(value)

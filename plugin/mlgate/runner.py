@@ -1,0 +1,228 @@
+"""Gate input -> engine -> decision. No printing, no typer: the CLI and the server plugin
+both call this, so they decide identically.
+
+Fail closed: the engine's raw result is checked here, once, for every engine. A missing
+gate, an unknown status or an inconsistent ``allowed`` is an :class:`EngineError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .engine.base import Engine
+from .errors import EngineError, InputError
+from .models import (
+    GATE_IDS,
+    Decision,
+    GateInput,
+    GateResult,
+    PolicyConfig,
+    Violation,
+)
+from .policy import PolicySet, format_message
+
+PASSING = ("pass", "waived", "not_applicable")
+STATUSES = (*PASSING, "fail")
+SEVERITIES = ("critical", "high", "medium", "low")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
+    """Evaluation time as RFC 3339 UTC and as ns since the epoch (what Rego compares)."""
+    if moment is None:
+        ns = time.time_ns()
+        moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    else:
+        moment = moment.astimezone(UTC)
+        ns = int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z"), ns
+
+
+def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
+    """``deny`` for a protected alias or stage (case-insensitive), else ``warn``."""
+    protected = config.protected_stages if kind == "stage" else config.protected_aliases
+    return "deny" if target.lower() in {p.lower() for p in protected} else "warn"
+
+
+def canonical_json(document: Any) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def input_sha256(gate_input: GateInput) -> str:
+    return hashlib.sha256(canonical_json(gate_input.model_dump(mode="json"))).hexdigest()
+
+
+def load_gate_input(path: str | Path) -> GateInput:
+    """Read and validate a gate input document; :class:`InputError` names file and field."""
+    from pydantic import ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from exc
+    try:
+        return GateInput.model_validate(document)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(document)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InputError(
+            f"{path}: field {field}: {err['msg']}; expected a gate input document "
+            f"(schemas/gate_input.schema.json){more}"
+        ) from exc
+
+
+def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
+    """The same evidence, evaluated for another promotion target."""
+    request = gate_input.request.model_copy(
+        update={"target": target, "kind": kind, "enforcement": enforcement_for(target, kind, config)}
+    )
+    return gate_input.model_copy(update={"request": request})
+
+
+# --------------------------------------------------------------------------- decision
+
+
+def _expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise EngineError(f"engine returned a malformed decision: {what}")
+
+
+def build_decision(
+    gate_input: GateInput,
+    raw: Any,
+    policy_set: PolicySet,
+    *,
+    engine_name: str,
+    revision: str,
+) -> Decision:
+    """Check the engine's raw decision and dress it with METADATA wording."""
+    _expect(isinstance(raw, dict), "not an object")
+    gates_raw = raw.get("gates")
+    _expect(isinstance(gates_raw, dict), "gates is not an object")
+    for gate_id in GATE_IDS:
+        if gate_id not in gates_raw:
+            raise EngineError(
+                f"the policy set leaves gate '{gate_id}' undefined "
+                f"(data.mlgate.main.decision.gates.{gate_id}); refusing to decide"
+            )
+    enforcement = raw.get("enforcement")
+    _expect(enforcement in ("deny", "warn"), f"enforcement is {enforcement!r}")
+    _expect(raw.get("in_scope") in (True, False, None), "in_scope is not true, false or null")
+    _expect(isinstance(raw.get("allowed"), bool), "allowed is not a boolean")
+
+    ordered = list(GATE_IDS) + sorted(set(gates_raw) - set(GATE_IDS))
+    gates = [_gate_result(gid, gates_raw[gid], policy_set) for gid in ordered]
+
+    all_pass = all(g.status in PASSING for g in gates)
+    allowed = all_pass or enforcement == "warn"
+    if raw["allowed"] != allowed:
+        raise EngineError(
+            f"engine said allowed={raw['allowed']} but the gate statuses say {allowed}; "
+            "refusing an inconsistent decision"
+        )
+    waivers = sorted({v.waived_by for g in gates for v in g.violations if v.waived_by})
+    return Decision(
+        decision_id=str(uuid.uuid4()),
+        model=gate_input.model.name,
+        version=gate_input.model.version,
+        target=gate_input.request.target,
+        allowed=allowed,
+        in_scope=raw["in_scope"],
+        enforcement=enforcement,
+        gates=gates,
+        waivers_applied=waivers,
+        policy_revision=revision,
+        engine=engine_name,  # type: ignore[arg-type]
+        input_sha256=input_sha256(gate_input),
+        evaluated_at=gate_input.now,
+    )
+
+
+def _gate_result(gate_id: str, raw: Any, policy_set: PolicySet) -> GateResult:
+    _expect(isinstance(raw, dict), f"gate {gate_id} is not an object")
+    status = raw.get("status")
+    _expect(status in STATUSES, f"gate {gate_id} has status {status!r}")
+    raw_violations = raw.get("violations")
+    _expect(isinstance(raw_violations, list), f"gate {gate_id} violations is not a list")
+    _expect(
+        status != "fail" or len(raw_violations) > 0, f"gate {gate_id} fails with no violation"
+    )
+    violations = sorted(
+        (_violation(gate_id, v, policy_set) for v in raw_violations), key=lambda v: v.code
+    )
+    meta = policy_set.gate_meta.get(gate_id)
+    solutions: list[str] = []
+    for v in violations:
+        rule = policy_set.violation_meta.get(v.code)
+        if rule and rule.solution and rule.solution not in solutions and not v.waived_by:
+            solutions.append(rule.solution)
+    return GateResult(
+        id=gate_id,
+        title=meta.title if meta else gate_id,
+        status=status,
+        violations=violations,
+        references=list(meta.references) if meta else [],
+        remediation=" ".join(solutions) if status == "fail" else "",
+    )
+
+
+def _violation(gate_id: str, raw: Any, policy_set: PolicySet) -> Violation:
+    _expect(isinstance(raw, dict), f"a violation of gate {gate_id} is not an object")
+    code = raw.get("code")
+    _expect(isinstance(code, str) and code.startswith(gate_id + "."), f"bad code {code!r}")
+    params = raw.get("params") or {}
+    _expect(isinstance(params, dict), f"params of {code} is not an object")
+    rule = policy_set.violation_meta.get(code)
+    template = rule.failure_msg if rule and rule.failure_msg else code
+    severity = rule.severity if rule and rule.severity in SEVERITIES else "high"
+    waived_by = raw.get("waived_by")
+    return Violation(
+        code=code,
+        message=format_message(template, params),
+        severity=severity,  # type: ignore[arg-type]
+        waived_by=waived_by if isinstance(waived_by, str) else None,
+    )
+
+
+def evaluate(gate_input: GateInput, engine: Engine, policy_set: PolicySet) -> Decision:
+    """Evaluate one gate input document with ``engine``; raise on any engine trouble."""
+    raw = engine.evaluate(gate_input.model_dump(mode="json"))
+    return build_decision(
+        gate_input, raw, policy_set, engine_name=engine.name, revision=engine.revision()
+    )
+
+
+def make_engine(
+    name: str,
+    policy_set: PolicySet,
+    *,
+    opa_url: str | None = None,
+    opa_token: str | None = None,
+    timeout: float = 5.0,
+) -> Engine:
+    if name == "embedded":
+        from .engine.embedded import EmbeddedEngine
+
+        return EmbeddedEngine(policy_set)
+    if name == "opa":
+        if not opa_url:
+            raise InputError("--engine opa needs --opa-url or MLGATE_OPA_URL")
+        from .engine.opa import OpaEngine
+
+        return OpaEngine(opa_url, token=opa_token, timeout=timeout)
+    raise InputError(f"--engine: unknown engine {name!r}; expected embedded or opa")

@@ -1,0 +1,147 @@
+# METADATA
+# title: Security assessment passed
+# description: >-
+#   Services with public-opinion attributes or social-mobilisation capacity
+#   must pass a security assessment before launch. The result, the date and the
+#   report reference must be on record, and the assessment must not be stale.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 17
+# custom:
+#   short_name: assessment
+#   failure_msg: The security assessment is not passed, not on record, or stale
+#   solution: >-
+#     Pass the security assessment, then set compliance.assessment.status=passed,
+#     compliance.assessment.date (YYYY-MM-DD) and compliance.assessment.report
+#     on the model version.
+#   severity: critical
+package mlgate.gates.assessment
+
+import data.mlgate.lib
+
+ns_per_day := 86400000000000
+
+default applies := false
+
+applies if {
+	lib.gates_apply
+	lib.public_opinion_requires(lib.config.assessment.only_public_opinion)
+}
+
+assessment := lib.facts.assessment
+
+# Date and report are asked for unless the status already says it did not pass.
+expects_evidence if not assessment.status in {"failed", "pending", "none"}
+
+# METADATA
+# title: Assessment status missing
+# description: The compliance.assessment.status tag is absent.
+# custom:
+#   short_name: status_missing
+#   failure_msg: The tag compliance.assessment.status is missing
+#   solution: Set compliance.assessment.status to passed once the security assessment is passed.
+#   severity: critical
+violations contains {"code": "assessment.status_missing", "params": {}} if {
+	assessment.status == null
+	not lib.tag_invalid("compliance.assessment.status")
+}
+
+# METADATA
+# title: Assessment status invalid
+# description: The compliance.assessment.status tag holds a value that is not allowed.
+# custom:
+#   short_name: status_invalid
+#   failure_msg: "The tag compliance.assessment.status is '{value}'; expected passed, failed, pending or none"
+#   solution: Set compliance.assessment.status to passed, failed, pending or none.
+#   severity: critical
+violations contains {"code": "assessment.status_invalid", "params": {"value": lib.tag_value("compliance.assessment.status")}} if {
+	lib.tag_invalid("compliance.assessment.status")
+}
+
+# METADATA
+# title: Assessment not passed
+# description: The security assessment failed, is pending, or was never made.
+# custom:
+#   short_name: not_passed
+#   failure_msg: "The security assessment is '{status}', not passed"
+#   solution: Pass the security assessment before launch, then set compliance.assessment.status=passed.
+#   severity: critical
+violations contains {"code": "assessment.not_passed", "params": {"status": status}} if {
+	status := assessment.status
+	status != null
+	status != "passed"
+}
+
+# METADATA
+# title: Assessment date missing
+# description: No date is on record for the security assessment.
+# custom:
+#   short_name: date_missing
+#   failure_msg: The tag compliance.assessment.date is missing
+#   solution: Set compliance.assessment.date to the date the assessment was passed (YYYY-MM-DD).
+#   severity: high
+violations contains {"code": "assessment.date_missing", "params": {}} if {
+	expects_evidence
+	assessment.date_ns == null
+	not lib.tag_invalid("compliance.assessment.date")
+}
+
+# METADATA
+# title: Assessment date invalid
+# description: The compliance.assessment.date tag is not an ISO 8601 date.
+# custom:
+#   short_name: date_invalid
+#   failure_msg: "The tag compliance.assessment.date is '{value}'; expected an ISO 8601 date (YYYY-MM-DD)"
+#   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
+#   severity: high
+violations contains {"code": "assessment.date_invalid", "params": {"value": lib.tag_value("compliance.assessment.date")}} if {
+	lib.tag_invalid("compliance.assessment.date")
+}
+
+# METADATA
+# title: Assessment date in the future
+# description: The assessment date lies after the evaluation time.
+# custom:
+#   short_name: date_in_future
+#   failure_msg: "The assessment date {date} is in the future"
+#   solution: Correct compliance.assessment.date to the date the assessment was actually passed.
+#   severity: high
+violations contains {"code": "assessment.date_in_future", "params": {"date": assessment.date}} if {
+	assessment.date_ns != null
+	assessment.date_ns > input.now_ns
+}
+
+# METADATA
+# title: Assessment expired
+# description: The assessment is older than the maximum age set in the policy data.
+# custom:
+#   short_name: expired
+#   failure_msg: "The security assessment of {date} is {age_days} days old; at most {max_age_days} days are accepted"
+#   solution: Renew the security assessment and update compliance.assessment.date and compliance.assessment.report.
+#   severity: high
+violations contains {"code": "assessment.expired", "params": params} if {
+	assessment.date_ns != null
+	age_days := floor((input.now_ns - assessment.date_ns) / ns_per_day)
+	age_days > lib.config.assessment.max_age_days
+	params := {"date": assessment.date, "age_days": age_days, "max_age_days": lib.config.assessment.max_age_days}
+}
+
+# METADATA
+# title: Assessment report missing
+# description: No reference to the assessment report is on record.
+# custom:
+#   short_name: report_missing
+#   failure_msg: The tag compliance.assessment.report is missing or empty
+#   solution: Set compliance.assessment.report to the URI or artifact path of the assessment report.
+#   severity: high
+violations contains {"code": "assessment.report_missing", "params": {}} if {
+	expects_evidence
+	not report_present
+}
+
+report_present if {
+	is_string(assessment.report)
+	trim_space(assessment.report) != ""
+}
+
+result := lib.gate_result(applies, violations)

@@ -1,0 +1,227 @@
+# METADATA
+# title: Training-data manifest attached and sound
+# description: >-
+#   Training data and foundation models must come from legitimate sources,
+#   infringe no intellectual property, have consent where personal information
+#   is involved, be subject to quality measures, and labelled data must follow
+#   documented rules with quality assessment, sampling verification and
+#   trained labelers. The provider must be able to explain all of it: the
+#   manifest attached to the version is that explanation.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 7
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 8
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 19
+# custom:
+#   short_name: data_manifest
+#   failure_msg: The training-data manifest is missing, corrupt or shows unmet duties
+#   solution: >-
+#     Write compliance/data_manifest.json (see schemas/data_manifest.schema.json)
+#     and attach it with `mlgate manifest attach MODEL VERSION FILE`.
+#   severity: critical
+package mlgate.gates.data_manifest
+
+import data.mlgate.lib
+
+default applies := false
+
+applies if lib.gates_apply
+
+manifest := input.manifest
+
+settings := lib.config.data_manifest
+
+# Content duties are checked only on a manifest that parsed and is schema-valid;
+# anything else already fails with its own code.
+content := manifest.content if {
+	manifest.attached
+	manifest.parse_error == null
+	count(manifest.schema_errors) == 0
+	is_object(manifest.content)
+}
+
+names(entries) := concat(", ", sort({e.name | some e in entries}))
+
+# METADATA
+# title: Manifest missing
+# description: The artifact compliance/data_manifest.json is not attached to the version.
+# custom:
+#   short_name: missing
+#   failure_msg: No data manifest is attached (artifact compliance/data_manifest.json)
+#   solution: Attach the training-data manifest with `mlgate manifest attach MODEL VERSION FILE`.
+#   severity: critical
+violations contains {"code": "data_manifest.missing", "params": {}} if {
+	not manifest.attached
+}
+
+# METADATA
+# title: Manifest is not JSON
+# description: The attached manifest artifact does not parse as JSON.
+# custom:
+#   short_name: not_json
+#   failure_msg: "The attached data manifest is not valid JSON: {error}"
+#   solution: Fix the manifest file and attach it again with `mlgate manifest attach`.
+#   severity: critical
+violations contains {"code": "data_manifest.not_json", "params": {"error": manifest.parse_error}} if {
+	manifest.attached
+	manifest.parse_error != null
+}
+
+# METADATA
+# title: Manifest schema-invalid
+# description: The attached manifest does not match schemas/data_manifest.schema.json.
+# custom:
+#   short_name: schema_invalid
+#   failure_msg: "The attached data manifest is not valid against the manifest schema: {errors}"
+#   solution: Fix the listed fields (see schemas/data_manifest.schema.json) and attach the manifest again.
+#   severity: critical
+violations contains {"code": "data_manifest.schema_invalid", "params": {"errors": concat("; ", manifest.schema_errors)}} if {
+	manifest.attached
+	manifest.parse_error == null
+	count(manifest.schema_errors) > 0
+}
+
+# METADATA
+# title: Manifest digest missing
+# description: The tag compliance.data_manifest.sha256 is absent, so the manifest cannot be tied to what was attached.
+# custom:
+#   short_name: digest_missing
+#   failure_msg: The tag compliance.data_manifest.sha256 is missing
+#   solution: Attach the manifest with `mlgate manifest attach`, which sets the digest tag.
+#   severity: high
+violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
+	manifest.attached
+	manifest.digest_tagged == null
+	not lib.tag_invalid("compliance.data_manifest.sha256")
+}
+
+# METADATA
+# title: Manifest digest invalid
+# description: The tag compliance.data_manifest.sha256 is not a 64-character hex digest.
+# custom:
+#   short_name: digest_invalid
+#   failure_msg: "The tag compliance.data_manifest.sha256 is '{value}'; expected a 64-character hex sha256 digest"
+#   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
+#   severity: high
+violations contains {"code": "data_manifest.digest_invalid", "params": {"value": lib.tag_value("compliance.data_manifest.sha256")}} if {
+	lib.tag_invalid("compliance.data_manifest.sha256")
+}
+
+# METADATA
+# title: Manifest changed after attach
+# description: The manifest's sha256 now differs from the digest recorded when it was attached.
+# custom:
+#   short_name: digest_mismatch
+#   failure_msg: "The data manifest changed after it was attached: sha256 is {computed}, the tag records {tagged}"
+#   solution: Review the manifest's changes and attach it again with `mlgate manifest attach`.
+#   severity: critical
+violations contains {"code": "data_manifest.digest_mismatch", "params": params} if {
+	manifest.attached
+	manifest.digest_tagged != null
+	manifest.digest_computed != manifest.digest_tagged
+	params := {"computed": manifest.digest_computed, "tagged": manifest.digest_tagged}
+}
+
+# METADATA
+# title: Too few datasets
+# description: The manifest lists fewer training datasets than the policy requires.
+# custom:
+#   short_name: no_datasets
+#   failure_msg: "The data manifest lists {count} datasets; at least {min} are required"
+#   solution: List every training dataset in the manifest's datasets array.
+#   severity: high
+violations contains {"code": "data_manifest.no_datasets", "params": {"count": n, "min": settings.min_datasets}} if {
+	n := count(content.datasets)
+	n < settings.min_datasets
+}
+
+# METADATA
+# title: Dataset from an illegitimate source
+# description: A dataset is not marked as coming from a legitimate source.
+# custom:
+#   short_name: dataset_source
+#   failure_msg: "Datasets not from a legitimate source: {names}"
+#   solution: Remove these datasets from training or document their lawful source and set legitimate_source to true.
+#   severity: critical
+violations contains {"code": "data_manifest.dataset_source", "params": {"names": names(bad)}} if {
+	settings.require_legitimate_source
+	bad := [d | some d in content.datasets; d.legitimate_source != true]
+	count(bad) > 0
+}
+
+# METADATA
+# title: Foundation model from an illegitimate source
+# description: A foundation model is not marked as coming from a legitimate source.
+# custom:
+#   short_name: foundation_model_source
+#   failure_msg: "Foundation models not from a legitimate source: {names}"
+#   solution: Use foundation models with a lawful source and license, and set legitimate_source to true.
+#   severity: critical
+violations contains {"code": "data_manifest.foundation_model_source", "params": {"names": names(bad)}} if {
+	settings.require_legitimate_source
+	bad := [m | some m in object.get(content, "foundation_models", []); m.legitimate_source != true]
+	count(bad) > 0
+}
+
+# METADATA
+# title: Intellectual property not cleared
+# description: A dataset is not marked as cleared of intellectual-property claims.
+# custom:
+#   short_name: ip_not_cleared
+#   failure_msg: "Datasets not cleared for intellectual property: {names}"
+#   solution: Clear the intellectual-property rights of these datasets (or remove them) and set ip_cleared to true.
+#   severity: critical
+violations contains {"code": "data_manifest.ip_not_cleared", "params": {"names": names(bad)}} if {
+	settings.require_ip_cleared
+	bad := [d | some d in content.datasets; d.ip_cleared != true]
+	count(bad) > 0
+}
+
+# METADATA
+# title: Personal information without consent
+# description: A dataset contains personal information but consent is not on record.
+# custom:
+#   short_name: consent_missing
+#   failure_msg: "Datasets with personal information but no consent on record: {names}"
+#   solution: Obtain consent (or another legal basis) for the personal information, or remove it, and set personal_info_consent to true.
+#   severity: critical
+violations contains {"code": "data_manifest.consent_missing", "params": {"names": names(bad)}} if {
+	settings.require_personal_info_consent
+	bad := [d |
+		some d in content.datasets
+		d.contains_personal_info != false
+		object.get(d, "personal_info_consent", null) != true
+	]
+	count(bad) > 0
+}
+
+# METADATA
+# title: No data-quality measures
+# description: The manifest lists no measures for the authenticity, accuracy, objectivity and diversity of training data.
+# custom:
+#   short_name: quality_measures_missing
+#   failure_msg: The data manifest lists no data-quality measures
+#   solution: List the measures taken for training-data quality (deduplication, filtering, review) in quality_measures.
+#   severity: high
+violations contains {"code": "data_manifest.quality_measures_missing", "params": {}} if {
+	settings.require_quality_measures
+	count([m | some m in content.quality_measures; trim_space(m) != ""]) == 0
+}
+
+# METADATA
+# title: Data-labeling duties unmet
+# description: Data labeling was used but not every labeling duty is on record.
+# custom:
+#   short_name: labeling_duties
+#   failure_msg: "Data labeling was used but these duties are not met: {duties}"
+#   solution: Document the labeling rules, assess labeling quality, verify samples and train labelers; record each as true in the manifest's labeling section.
+#   severity: high
+violations contains {"code": "data_manifest.labeling_duties", "params": {"duties": concat(", ", unmet)}} if {
+	content.labeling.used == true
+	unmet := sort({duty | some duty in settings.labeling_duties; object.get(content.labeling, duty, false) != true})
+	count(unmet) > 0
+}
+
+result := lib.gate_result(applies, violations)

@@ -1,0 +1,98 @@
+# METADATA
+# title: Algorithm filing completed
+# description: >-
+#   Services with public-opinion attributes or social-mobilisation capacity
+#   must complete algorithm record-filing before launch, and the filing number
+#   must be on record. By default every in-scope service is treated as such.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 17
+# custom:
+#   short_name: filing
+#   failure_msg: The algorithm record-filing is not completed or not on record
+#   solution: >-
+#     Complete the algorithm record-filing, then set
+#     compliance.filing.status=completed and compliance.filing.id to the filing
+#     number on the model version.
+#   severity: critical
+package mlgate.gates.filing
+
+import data.mlgate.lib
+
+default applies := false
+
+applies if {
+	lib.gates_apply
+	lib.public_opinion_requires(lib.config.filing.only_public_opinion)
+}
+
+# METADATA
+# title: Filing status missing
+# description: The compliance.filing.status tag is absent.
+# custom:
+#   short_name: status_missing
+#   failure_msg: The tag compliance.filing.status is missing
+#   solution: Set compliance.filing.status to completed once the algorithm record-filing is done.
+#   severity: critical
+violations contains {"code": "filing.status_missing", "params": {}} if {
+	lib.facts.filing.status == null
+	not lib.tag_invalid("compliance.filing.status")
+}
+
+# METADATA
+# title: Filing status invalid
+# description: The compliance.filing.status tag holds a value that is not allowed.
+# custom:
+#   short_name: status_invalid
+#   failure_msg: "The tag compliance.filing.status is '{value}'; expected completed, pending or none"
+#   solution: Set compliance.filing.status to completed, pending or none.
+#   severity: critical
+violations contains {"code": "filing.status_invalid", "params": {"value": lib.tag_value("compliance.filing.status")}} if {
+	lib.tag_invalid("compliance.filing.status")
+}
+
+# METADATA
+# title: Filing not completed
+# description: The algorithm record-filing is pending or was never made.
+# custom:
+#   short_name: not_completed
+#   failure_msg: "The algorithm record-filing is '{status}', not completed"
+#   solution: Complete the algorithm record-filing with the CAC before launch, then set compliance.filing.status=completed.
+#   severity: critical
+violations contains {"code": "filing.not_completed", "params": {"status": status}} if {
+	status := lib.facts.filing.status
+	status != null
+	status != "completed"
+}
+
+# METADATA
+# title: Filing number missing
+# description: The filing is marked completed but no filing number is on record.
+# custom:
+#   short_name: id_missing
+#   failure_msg: The filing is completed but the tag compliance.filing.id is missing or empty
+#   solution: Set compliance.filing.id to the algorithm filing number.
+#   severity: high
+violations contains {"code": "filing.id_missing", "params": {}} if {
+	lib.facts.filing.status == "completed"
+	not filing_id_present
+}
+
+# METADATA
+# title: Public-opinion flag invalid
+# description: The compliance.public_opinion tag is present but neither true nor false.
+# custom:
+#   short_name: public_opinion_invalid
+#   failure_msg: "The tag compliance.public_opinion is '{value}'; expected true or false"
+#   solution: Set compliance.public_opinion to true or false.
+#   severity: high
+violations contains {"code": "filing.public_opinion_invalid", "params": {"value": lib.tag_value("compliance.public_opinion")}} if {
+	lib.tag_invalid("compliance.public_opinion")
+}
+
+filing_id_present if {
+	is_string(lib.facts.filing.id)
+	trim_space(lib.facts.filing.id) != ""
+}
+
+result := lib.gate_result(applies, violations)

@@ -1,0 +1,147 @@
+# METADATA
+# title: Generated-content labeling enabled
+# description: >-
+#   Generated content must be labelled. Since 1 September 2025 the Labeling
+#   Measures for AI-generated synthetic content require both explicit
+#   (visible or audible) and implicit (metadata or watermark) labels. Which
+#   labels each modality needs is policy data.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 12
+#   - ref: https://www.cac.gov.cn/2025-03/14/c_1743654684782215.htm
+#     description: Measures for Labeling AI-Generated Synthetic Content
+# custom:
+#   short_name: labeling
+#   failure_msg: Generated content is not labelled as the policy requires
+#   solution: >-
+#     Enable explicit and implicit labeling of generated content, then set
+#     compliance.modalities, compliance.labeling.explicit=true and
+#     compliance.labeling.implicit=true on the model version.
+#   severity: high
+package mlgate.gates.labeling
+
+import data.mlgate.lib
+
+default applies := false
+
+applies if lib.gates_apply
+
+labeling := lib.facts.labeling
+
+# Modalities to label: those declared, or every configured one when the
+# declaration is missing or invalid (fail closed).
+modalities := lib.facts.modalities if {
+	lib.facts.modalities != null
+} else := object.keys(lib.config.labeling.required)
+
+# A modality the policy data does not list needs both labels.
+labels_for(modality) := object.get(lib.config.labeling.required, modality, ["explicit", "implicit"])
+
+needing(label) := sort({m | some m in modalities; label in labels_for(m)})
+
+required(label) if count(needing(label)) > 0
+
+# METADATA
+# title: Modalities missing
+# description: The compliance.modalities tag is absent or empty.
+# custom:
+#   short_name: modalities_missing
+#   failure_msg: The tag compliance.modalities is missing, so the required labels cannot be decided
+#   solution: Set compliance.modalities to what the model generates, e.g. text,image.
+#   severity: high
+violations contains {"code": "labeling.modalities_missing", "params": {}} if {
+	lib.facts.modalities == null
+	not lib.tag_invalid("compliance.modalities")
+}
+
+# METADATA
+# title: Modalities invalid
+# description: The compliance.modalities tag lists something other than text, image, audio, video, code.
+# custom:
+#   short_name: modalities_invalid
+#   failure_msg: "The tag compliance.modalities is '{value}'; expected a comma-separated list of text, image, audio, video, code"
+#   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
+#   severity: high
+violations contains {"code": "labeling.modalities_invalid", "params": {"value": lib.tag_value("compliance.modalities")}} if {
+	lib.tag_invalid("compliance.modalities")
+}
+
+# METADATA
+# title: Explicit labeling not on record
+# description: The compliance.labeling.explicit tag is absent.
+# custom:
+#   short_name: explicit_missing
+#   failure_msg: "The tag compliance.labeling.explicit is missing; explicit labels are required for {modalities}"
+#   solution: Enable visible or audible labels on generated content and set compliance.labeling.explicit=true.
+#   severity: high
+violations contains {"code": "labeling.explicit_missing", "params": {"modalities": concat(",", needing("explicit"))}} if {
+	required("explicit")
+	labeling.explicit == null
+	not lib.tag_invalid("compliance.labeling.explicit")
+}
+
+# METADATA
+# title: Explicit labeling tag invalid
+# description: The compliance.labeling.explicit tag is neither true nor false.
+# custom:
+#   short_name: explicit_invalid
+#   failure_msg: "The tag compliance.labeling.explicit is '{value}'; expected true or false"
+#   solution: Set compliance.labeling.explicit to true or false.
+#   severity: high
+violations contains {"code": "labeling.explicit_invalid", "params": {"value": lib.tag_value("compliance.labeling.explicit")}} if {
+	lib.tag_invalid("compliance.labeling.explicit")
+}
+
+# METADATA
+# title: Explicit labeling disabled
+# description: Explicit labels are required for a generated modality but disabled.
+# custom:
+#   short_name: explicit_disabled
+#   failure_msg: "Explicit labeling is disabled but required for {modalities}"
+#   solution: Enable visible or audible labels on generated content, then set compliance.labeling.explicit=true.
+#   severity: high
+violations contains {"code": "labeling.explicit_disabled", "params": {"modalities": concat(",", needing("explicit"))}} if {
+	required("explicit")
+	labeling.explicit == false
+}
+
+# METADATA
+# title: Implicit labeling not on record
+# description: The compliance.labeling.implicit tag is absent.
+# custom:
+#   short_name: implicit_missing
+#   failure_msg: "The tag compliance.labeling.implicit is missing; implicit labels are required for {modalities}"
+#   solution: Embed metadata or watermark labels in generated content and set compliance.labeling.implicit=true.
+#   severity: high
+violations contains {"code": "labeling.implicit_missing", "params": {"modalities": concat(",", needing("implicit"))}} if {
+	required("implicit")
+	labeling.implicit == null
+	not lib.tag_invalid("compliance.labeling.implicit")
+}
+
+# METADATA
+# title: Implicit labeling tag invalid
+# description: The compliance.labeling.implicit tag is neither true nor false.
+# custom:
+#   short_name: implicit_invalid
+#   failure_msg: "The tag compliance.labeling.implicit is '{value}'; expected true or false"
+#   solution: Set compliance.labeling.implicit to true or false.
+#   severity: high
+violations contains {"code": "labeling.implicit_invalid", "params": {"value": lib.tag_value("compliance.labeling.implicit")}} if {
+	lib.tag_invalid("compliance.labeling.implicit")
+}
+
+# METADATA
+# title: Implicit labeling disabled
+# description: Implicit labels are required for a generated modality but disabled.
+# custom:
+#   short_name: implicit_disabled
+#   failure_msg: "Implicit labeling is disabled but required for {modalities}"
+#   solution: Embed metadata or watermark labels in generated content, then set compliance.labeling.implicit=true.
+#   severity: high
+violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": concat(",", needing("implicit"))}} if {
+	required("implicit")
+	labeling.implicit == false
+}
+
+result := lib.gate_result(applies, violations)

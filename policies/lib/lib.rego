@@ -1,0 +1,66 @@
+# METADATA
+# title: mlgate shared helpers
+# description: >-
+#   Scope decision and helpers shared by every gate. Facts arrive typed and
+#   normalised from Python (null when absent or invalid); Rego never parses
+#   tags or time strings.
+package mlgate.lib
+
+config := data.mlgate.config
+
+facts := input.facts
+
+# A violation as every gate reports it: a stable code and the values its
+# failure_msg (in the rule's METADATA) is formatted with.
+violation(code, params) := {"code": code, "params": params}
+
+# True when the tag is present on the version but its value did not parse.
+tag_invalid(tag) if {
+	some err in facts.errors
+	err.tag == tag
+}
+
+# The value of a tag as the user wrote it (for messages), or "" when absent.
+tag_value(tag) := object.get(input.tags, tag, "")
+
+scope_decidable if {
+	facts.audience != null
+	facts.regions != null
+}
+
+in_scope if {
+	scope_decidable
+	facts.audience in config.scope.public_audiences
+	some region in facts.regions
+	region in config.scope.regions
+}
+
+# in_scope as the decision reports it: true, false, or null when undecidable.
+in_scope_value := true if {
+	in_scope
+} else := false if {
+	scope_decidable
+} else := null
+
+# The gates beyond scope apply when in scope, and also when scope cannot be
+# decided: missing scope facts never let a version skip a gate.
+gates_apply if not scope_decidable
+
+gates_apply if in_scope
+
+# Required for a gate with an only_public_opinion switch: always when the
+# switch is off; otherwise unless the version is explicitly not public-opinion.
+public_opinion_requires(switch) if not switch
+
+public_opinion_requires(switch) if {
+	switch
+	facts.public_opinion != false
+}
+
+# The result every gate package exports. A gate that does not apply reports
+# no violations; a gate with violations fails; otherwise it passes.
+gate_result(applies, violations) := {"status": "not_applicable", "violations": []} if {
+	not applies
+} else := {"status": "fail", "violations": [v | some v in violations]} if {
+	count(violations) > 0
+} else := {"status": "pass", "violations": []}

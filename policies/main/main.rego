@@ -1,0 +1,121 @@
+# METADATA
+# title: mlgate decision
+# description: >-
+#   Combines the five gates of the Interim Measures for Generative AI Services
+#   into one decision. allowed is true only when every required gate is
+#   explicitly pass, waived or not_applicable; a gate that is missing or
+#   undefined blocks.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for the Management of Generative AI Services
+# custom:
+#   short_name: decision
+#   failure_msg: One or more gates blocked the promotion
+#   solution: Fix every failing gate, or obtain a waiver for it.
+#   severity: high
+package mlgate.main
+
+import data.mlgate.lib
+
+required_gates := {"scope", "filing", "assessment", "labeling", "data_manifest"}
+
+passing_statuses := {"pass", "waived", "not_applicable"}
+
+# One line per gate: a gate whose result is undefined is simply absent here,
+# and an absent gate blocks (see all_gates_pass) and is reported by Python.
+gate_results["scope"] := data.mlgate.gates.scope.result
+
+gate_results["filing"] := data.mlgate.gates.filing.result
+
+gate_results["assessment"] := data.mlgate.gates.assessment.result
+
+gate_results["labeling"] := data.mlgate.gates.labeling.result
+
+gate_results["data_manifest"] := data.mlgate.gates.data_manifest.result
+
+# A protected target is enforced whatever the input claims; anything else is
+# enforced unless the input explicitly asks for warn.
+default enforcement := "deny"
+
+enforcement := "warn" if {
+	input.request.enforcement == "warn"
+	not protected_target
+}
+
+protected_target if {
+	input.request.kind == "alias"
+	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases}
+}
+
+protected_target if {
+	input.request.kind == "stage"
+	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
+}
+
+code_matches(pattern, code) if pattern == code
+
+code_matches(pattern, code) if {
+	endswith(pattern, ".*")
+	startswith(code, trim_suffix(pattern, "*"))
+}
+
+# Scope undecidability is never waivable: it means the gate cannot tell.
+waived_by(gate_id, code) := ids[0] if {
+	gate_id != "scope"
+	ids := sort({w.id |
+		some w in input.waivers
+		some pattern in w.codes
+		code_matches(pattern, code)
+	})
+	count(ids) > 0
+}
+
+annotated(gate_id, v) := object.union(v, {"waived_by": waived_by(gate_id, v.code)}) if {
+	waived_by(gate_id, v.code)
+} else := v
+
+final_status(status, violations) := "waived" if {
+	status == "fail"
+	count(violations) > 0
+	every v in violations {
+		v.waived_by
+	}
+} else := status
+
+gates[id] := gate if {
+	some id, raw in gate_results
+	violations := [annotated(id, v) | some v in raw.violations]
+	gate := {"status": final_status(raw.status, violations), "violations": violations}
+}
+
+all_gates_pass if {
+	every id in required_gates {
+		gates[id].status in passing_statuses
+	}
+}
+
+default allowed := false
+
+allowed if all_gates_pass
+
+# warn reports failures without blocking, but never covers a missing gate.
+allowed if {
+	enforcement == "warn"
+	every id in required_gates {
+		gates[id]
+	}
+}
+
+waivers_applied := sort({v.waived_by |
+	some gate in gates
+	some v in gate.violations
+	v.waived_by
+})
+
+decision := {
+	"allowed": allowed,
+	"in_scope": lib.in_scope_value,
+	"enforcement": enforcement,
+	"gates": gates,
+	"waivers_applied": waivers_applied,
+}
