@@ -217,6 +217,9 @@ def check(
     raise typer.Exit(report([decision], fmt, output))
 
 
+# Register the other command groups (import-light modules).
+from .commands import policy as _policy_commands  # noqa: E402,F401
+
 def main() -> None:
     app()
 

@@ -1,0 +1,6 @@
+"""Test configuration. Fixtures live in per-area plugin modules so that each area
+(OPA protocol double, MLflow registry and server, databases) keeps its own file."""
+
+from __future__ import annotations
+
+pytest_plugins = ["fixtures_opa", "fixtures_mlflow", "fixtures_db"]
