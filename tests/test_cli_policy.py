@@ -1,0 +1,110 @@
+"""``mlgate policy test`` and ``mlgate policy check`` on the bundled and on broken policies."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import POLICIES, mlgate
+
+
+@pytest.fixture
+def policies(tmp_path: Path) -> Path:
+    copy = tmp_path / "policies"
+    shutil.copytree(POLICIES, copy)
+    return copy
+
+
+def test_bundled_policy_tests_pass_with_coverage() -> None:
+    run = mlgate("policy", "test", "--coverage")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    passed = re.search(r"^(\d+) passed, 0 failed$", run.stdout, re.MULTILINE)
+    assert passed and int(passed.group(1)) >= 38  # at least one per violation code
+    for gate in ("scope", "filing", "assessment", "labeling", "data_manifest"):
+        assert re.search(rf"%\s+gates/{gate}/{gate}\.rego", run.stdout), gate
+
+
+def test_a_failing_test_is_reported_and_exits_1(policies: Path) -> None:
+    (policies / "gates" / "filing" / "extra_test.rego").write_text(
+        "package mlgate.gates.filing_extra_test\n\n"
+        "test_passes if true\n\n"
+        "test_fails if 1 == 2\n\n"
+        "test_errors if 1 / 0 == 1\n"
+    )
+    run = mlgate("policy", "test", "--policies", str(policies), "--run", "filing_extra_test")
+    assert run.exit_code == 1
+    assert "FAIL gates/filing/extra_test.rego: data.mlgate.gates.filing_extra_test.test_fails: undefined" in run.stdout
+    assert "test_errors: " in run.stdout and "test_passes" not in run.stdout
+    assert run.stdout.strip().endswith("1 passed, 2 failed")
+
+
+def test_verbose_lists_passing_tests(policies: Path) -> None:
+    (policies / "lib" / "tiny_test.rego").write_text("package tiny_test\n\ntest_ok if true\n")
+    run = mlgate("policy", "test", "--policies", str(policies), "--run", "tiny_test", "-v")
+    assert run.exit_code == 0
+    assert "PASS lib/tiny_test.rego: data.tiny_test.test_ok" in run.stdout
+
+
+def test_no_tests_is_an_error(policies: Path) -> None:
+    run = mlgate("policy", "test", "--policies", str(policies), "--run", "no_such_test_name")
+    assert run.exit_code == 2 and "no test_* rules" in run.stderr
+
+
+def test_policy_test_with_a_syntax_error_exits_2(policies: Path) -> None:
+    (policies / "lib" / "broken_test.rego").write_text("package broken_test\n\ntest_x if {\n")
+    run = mlgate("policy", "test", "--policies", str(policies))
+    assert run.exit_code == 2 and "broken_test.rego:" in run.stderr
+
+
+def test_bundled_policies_pass_check() -> None:
+    run = mlgate("policy", "check")
+    assert run.exit_code == 0, run.stdout
+    assert run.stdout.startswith("ok: ")
+
+
+def test_check_reports_parse_errors_with_file_and_line(policies: Path) -> None:
+    (policies / "gates" / "scope" / "scope.rego").write_text(
+        (policies / "gates" / "scope" / "scope.rego").read_text() + "\nbroken if {\n"
+    )
+    run = mlgate("policy", "check", "--policies", str(policies))
+    assert run.exit_code == 1
+    assert re.search(r"^gates/scope/scope\.rego:\d+: parse error: ", run.stdout, re.MULTILINE)
+
+
+def test_check_reports_missing_metadata_fields(policies: Path) -> None:
+    path = policies / "gates" / "filing" / "filing.rego"
+    path.write_text(path.read_text().replace("#   solution: Set compliance.filing.id", "#   fix: x", 1))
+    run = mlgate("policy", "check", "--policies", str(policies))
+    assert run.exit_code == 1
+    assert re.search(r"gates/filing/filing\.rego:\d+: METADATA is missing solution", run.stdout)
+
+
+def test_check_reports_duplicate_codes(policies: Path) -> None:
+    path = policies / "gates" / "filing" / "filing.rego"
+    path.write_text(path.read_text().replace('"code": "filing.id_missing"', '"code": "filing.status_missing"'))
+    run = mlgate("policy", "check", "--policies", str(policies))
+    assert run.exit_code == 1
+    assert "duplicate code filing.status_missing" in run.stdout
+    assert "short_name id_missing does not match code filing.status_missing" in run.stdout
+
+
+def test_check_finds_unsupported_functions_even_behind_a_false_guard(policies: Path) -> None:
+    path = policies / "gates" / "scope" / "scope.rego"
+    source = path.read_text().replace(
+        'result := lib.gate_result(true, violations)',
+        'result := lib.gate_result(true, violations)\n\nnever if {\n\tfalse\n\thttp.nope({})\n}',
+    )
+    path.write_text(source)
+    run = mlgate("policy", "check", "--policies", str(policies))
+    assert run.exit_code == 1
+    assert re.search(r"scope\.rego:\d+: function http\.nope is not supported", run.stdout)
+
+
+def test_check_reports_a_call_to_an_undefined_library_function(policies: Path) -> None:
+    path = policies / "gates" / "filing" / "filing.rego"
+    path.write_text(path.read_text().replace("lib.gate_result(applies", "lib.gate_outcome(applies"))
+    run = mlgate("policy", "check", "--policies", str(policies))
+    assert run.exit_code == 1 and "call to undefined function lib.gate_outcome" in run.stdout

@@ -1,0 +1,95 @@
+"""Tags -> typed facts: every tag parses, invalid values become FactErrors, never raise."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlgate.facts import day_ns, manifest_evidence, parse_facts, sha256_hex
+
+
+def errors_of(tags: dict[str, str]) -> dict[str, str]:
+    facts, _ = parse_facts(tags)
+    return {e.tag: e.value for e in facts.errors}
+
+
+def test_empty_tags_give_all_none_and_no_errors() -> None:
+    facts, digest = parse_facts({})
+    assert facts.audience is None and facts.regions is None and facts.modalities is None
+    assert facts.filing.status is None and facts.assessment.date_ns is None
+    assert facts.errors == [] and digest is None
+
+
+def test_lists_are_trimmed_case_insensitive_and_deduplicated() -> None:
+    facts, _ = parse_facts({"compliance.regions": "cn, SG ,cn", "compliance.modalities": "Text,IMAGE"})
+    assert facts.regions == ["CN", "SG"]
+    assert facts.modalities == ["image", "text"]
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("TRUE", True), ("False", False)])
+def test_booleans_are_case_insensitive(value: str, expected: bool) -> None:
+    facts, _ = parse_facts({"compliance.labeling.explicit": value})
+    assert facts.labeling.explicit is expected
+
+
+@pytest.mark.parametrize(
+    "tag, value",
+    [
+        ("compliance.audience", "everyone"),
+        ("compliance.regions", "China"),
+        ("compliance.regions", "CN;SG"),
+        ("compliance.public_opinion", "yes"),
+        ("compliance.modalities", "text,smell"),
+        ("compliance.filing.status", "done"),
+        ("compliance.assessment.status", "ok"),
+        ("compliance.assessment.date", "01/02/2026"),
+        ("compliance.labeling.implicit", "1"),
+        ("compliance.data_manifest.sha256", "abc"),
+    ],
+)
+def test_invalid_values_are_recorded_not_raised(tag: str, value: str) -> None:
+    assert errors_of({tag: value}) == {tag: value}
+
+
+def test_blank_values_count_as_absent() -> None:
+    facts, _ = parse_facts({"compliance.audience": "  ", "compliance.filing.id": ""})
+    assert facts.audience is None and facts.filing.id is None and facts.errors == []
+
+
+def test_dates_normalise_to_midnight_utc_ns() -> None:
+    facts, _ = parse_facts({"compliance.assessment.date": "2026-03-01"})
+    assert facts.assessment.date == "2026-03-01"
+    assert facts.assessment.date_ns == 1772323200 * 10**9
+    stamped, _ = parse_facts({"compliance.assessment.date": "2026-03-01T23:30:00-02:00"})
+    assert stamped.assessment.date == "2026-03-02"  # 01:30 UTC on the next day
+
+
+def test_day_ns_is_epoch_midnight() -> None:
+    from datetime import date
+
+    assert day_ns(date(1970, 1, 2)) == 86400 * 10**9
+
+
+def test_digest_is_lower_cased() -> None:
+    digest = "AB" * 32
+    _, parsed = parse_facts({"compliance.data_manifest.sha256": digest})
+    assert parsed == digest.lower()
+
+
+def test_manifest_evidence_absent_not_json_schema_invalid_and_valid() -> None:
+    absent = manifest_evidence(None, None)
+    assert not absent.attached and absent.digest_computed is None
+
+    broken = manifest_evidence(b"{not json", "0" * 64)
+    assert broken.attached and broken.parse_error and broken.content is None
+    assert broken.digest_computed == sha256_hex(b"{not json")
+
+    invalid = manifest_evidence(b'{"manifest_version": 1, "datasets": "x"}', None)
+    assert invalid.parse_error is None
+    assert any(e.startswith("datasets:") for e in invalid.schema_errors)
+    assert any(e.startswith("quality_measures:") for e in invalid.schema_errors)
+
+    from helpers import EXAMPLES
+
+    raw = (EXAMPLES / "data_manifest.json").read_bytes()
+    valid = manifest_evidence(raw, sha256_hex(raw))
+    assert valid.schema_errors == [] and valid.digest_computed == valid.digest_tagged
