@@ -1,0 +1,111 @@
+"""Benchmark the policy core (issue: policy core, targets in the README).
+
+1. Embedded decisions per second on the bundled policies, one core, after warm-up, with a
+   realistic input: a compliant in-scope version whose manifest lists 50 datasets.
+   Measured through ``runner.evaluate`` (what the CLI and server call), and the raw
+   engine evaluation alone.
+2. Whole-process wall time of ``mlgate check --input`` (median of N runs); nothing on
+   that path imports mlflow.
+
+    python benchmarks/bench_policy.py [--seconds 3] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlgate.facts import manifest_evidence, parse_facts, sha256_hex
+from mlgate.models import GateInput, ModelRef, Request
+from mlgate.policy import load_policy_dir
+from mlgate.runner import evaluate, make_engine, now_rfc3339
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def realistic_input(datasets: int = 50) -> GateInput:
+    manifest = json.loads((ROOT / "examples" / "data_manifest.json").read_text())
+    template = manifest["datasets"][0]
+    manifest["datasets"] = [
+        {**template, "name": f"dataset-{i:02d}", "records": 10_000 + i} for i in range(datasets)
+    ]
+    raw = json.dumps(manifest).encode()
+    tags = json.loads((ROOT / "examples" / "gate_input_allowed.json").read_text())["tags"]
+    tags["compliance.data_manifest.sha256"] = sha256_hex(raw)
+    facts, digest = parse_facts(tags)
+    now, now_ns = now_rfc3339(datetime(2026, 11, 29, 12, tzinfo=UTC))
+    return GateInput(
+        model=ModelRef(name="bench", version="1"),
+        request=Request(target="production", kind="alias", enforcement="deny"),
+        facts=facts,
+        tags=tags,
+        manifest=manifest_evidence(raw, digest),
+        now=now,
+        now_ns=now_ns,
+    )
+
+
+def rate(fn, seconds: float) -> float:
+    for _ in range(50):  # warm-up
+        fn()
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        fn()
+        count += 1
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    policy_set = load_policy_dir()
+    engine = make_engine("embedded", policy_set)
+    gate_input = realistic_input()
+    decision = evaluate(gate_input, engine, policy_set)
+    assert decision.allowed, "the benchmark input must be compliant (every gate evaluated)"
+    document = gate_input.model_dump(mode="json")
+
+    full = rate(lambda: evaluate(gate_input, engine, policy_set), args.seconds)
+    raw = rate(lambda: engine.evaluate(document), args.seconds)
+    print(f"embedded decisions/s (runner.evaluate, 50 datasets): {full:,.0f}  target >= 2,000")
+    print(f"embedded decisions/s (engine only, 50 datasets):     {raw:,.0f}")
+
+    mlgate = Path(sys.executable).parent / "mlgate"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.json"
+        path.write_text(json.dumps(document))
+        times = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            done = subprocess.run(
+                [str(mlgate), "check", "--input", str(path), "--format", "json"],
+                capture_output=True,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+            assert done.returncode == 0, done.stderr
+        probe = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import mlgate.cli"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert " mlflow" not in probe.stderr, "mlgate.cli must not import mlflow"
+    print(
+        f"mlgate check --input wall time: median {statistics.median(times):.3f} s, "
+        f"min {min(times):.3f} s over {args.runs} runs  target <= 0.5 s"
+    )
+
+
+if __name__ == "__main__":
+    main()
