@@ -124,7 +124,9 @@ def test_policy_set_leaving_a_gate_undefined_blocks_with_exit_2(tmp_path: Path) 
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
     gate = policies / "gates" / "labeling" / "labeling.rego"
-    gate.write_text(gate.read_text().replace("result := lib.gate_result", "unused := lib.gate_result"))
+    gate.write_text(
+        gate.read_text().replace("result := lib.gate_result", "unused := lib.gate_result")
+    )
     line = _one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
     assert "labeling" in line and "undefined" in line
 

@@ -36,7 +36,8 @@ def test_a_failing_test_is_reported_and_exits_1(policies: Path) -> None:
     )
     run = mlgate("policy", "test", "--policies", str(policies), "--run", "filing_extra_test")
     assert run.exit_code == 1
-    assert "FAIL gates/filing/extra_test.rego: data.mlgate.gates.filing_extra_test.test_fails: undefined" in run.stdout
+    failed = "data.mlgate.gates.filing_extra_test.test_fails: undefined"
+    assert f"FAIL gates/filing/extra_test.rego: {failed}" in run.stdout
     assert "test_errors: " in run.stdout and "test_passes" not in run.stdout
     assert run.stdout.strip().endswith("1 passed, 2 failed")
 
@@ -76,7 +77,9 @@ def test_check_reports_parse_errors_with_file_and_line(policies: Path) -> None:
 
 def test_check_reports_missing_metadata_fields(policies: Path) -> None:
     path = policies / "gates" / "filing" / "filing.rego"
-    path.write_text(path.read_text().replace("#   solution: Set compliance.filing.id", "#   fix: x", 1))
+    path.write_text(
+        path.read_text().replace("#   solution: Set compliance.filing.id", "#   fix: x", 1)
+    )
     run = mlgate("policy", "check", "--policies", str(policies))
     assert run.exit_code == 1
     assert re.search(r"gates/filing/filing\.rego:\d+: METADATA is missing solution", run.stdout)
@@ -84,7 +87,9 @@ def test_check_reports_missing_metadata_fields(policies: Path) -> None:
 
 def test_check_reports_duplicate_codes(policies: Path) -> None:
     path = policies / "gates" / "filing" / "filing.rego"
-    path.write_text(path.read_text().replace('"code": "filing.id_missing"', '"code": "filing.status_missing"'))
+    path.write_text(
+        path.read_text().replace('"code": "filing.id_missing"', '"code": "filing.status_missing"')
+    )
     run = mlgate("policy", "check", "--policies", str(policies))
     assert run.exit_code == 1
     assert "duplicate code filing.status_missing" in run.stdout
@@ -94,8 +99,8 @@ def test_check_reports_duplicate_codes(policies: Path) -> None:
 def test_check_finds_unsupported_functions_even_behind_a_false_guard(policies: Path) -> None:
     path = policies / "gates" / "scope" / "scope.rego"
     source = path.read_text().replace(
-        'result := lib.gate_result(true, violations)',
-        'result := lib.gate_result(true, violations)\n\nnever if {\n\tfalse\n\thttp.nope({})\n}',
+        "result := lib.gate_result(true, violations)",
+        "result := lib.gate_result(true, violations)\n\nnever if {\n\tfalse\n\thttp.nope({})\n}",
     )
     path.write_text(source)
     run = mlgate("policy", "check", "--policies", str(policies))

@@ -20,7 +20,9 @@ def test_empty_tags_give_all_none_and_no_errors() -> None:
 
 
 def test_lists_are_trimmed_case_insensitive_and_deduplicated() -> None:
-    facts, _ = parse_facts({"compliance.regions": "cn, SG ,cn", "compliance.modalities": "Text,IMAGE"})
+    facts, _ = parse_facts(
+        {"compliance.regions": "cn, SG ,cn", "compliance.modalities": "Text,IMAGE"}
+    )
     assert facts.regions == ["CN", "SG"]
     assert facts.modalities == ["image", "text"]
 

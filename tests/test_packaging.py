@@ -39,8 +39,17 @@ def test_wheel_ships_policies_schemas_and_entry_points(wheel: Path) -> None:
 def test_installed_wheel_checks_from_another_directory(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
@@ -48,11 +57,22 @@ def test_installed_wheel_checks_from_another_directory(wheel: Path, tmp_path: Pa
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     done = subprocess.run(
-        [sys.executable, "-c",
-         "import mlgate.policy as p; print(p.bundled_dir('policies'));"
-         "from mlgate.cli import main; main()",
-         "check", "--input", str(EXAMPLES / "gate_input_blocked.json"), "--format", "json"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import mlgate.policy as p; print(p.bundled_dir('policies'));"
+            "from mlgate.cli import main; main()",
+            "check",
+            "--input",
+            str(EXAMPLES / "gate_input_blocked.json"),
+            "--format",
+            "json",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1, done.stderr
     where, _, report = done.stdout.partition("\n")

@@ -26,7 +26,9 @@ def _validate(schema_name: str, document: object) -> None:
 def test_examples_validate_against_their_schemas() -> None:
     for name in ("gate_input_allowed.json", "gate_input_blocked.json"):
         _validate("gate_input.schema.json", json.loads((EXAMPLES / name).read_text()))
-    _validate("data_manifest.schema.json", json.loads((EXAMPLES / "data_manifest.json").read_text()))
+    _validate(
+        "data_manifest.schema.json", json.loads((EXAMPLES / "data_manifest.json").read_text())
+    )
 
 
 def test_bundled_policy_data_validates() -> None:

@@ -7,9 +7,10 @@ of heavy imports: ``mlgate check --input`` imports it on its fast path.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 GATE_IDS: tuple[str, ...] = ("scope", "filing", "assessment", "labeling", "data_manifest")
 
@@ -219,6 +220,9 @@ class Decision(_Strict):
     enforcement: Enforcement
     gates: list[GateResult]
     waivers_applied: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="expired or soon-expiring waivers, and the like"
+    )
     policy_revision: str
     engine: EngineName
     input_sha256: str
@@ -263,8 +267,19 @@ class DataManifestConfig(_Strict):
     require_personal_info_consent: bool = True
     require_quality_measures: bool = True
     labeling_duties: list[
-        Literal["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"]
+        Literal[
+            "rules_documented", "quality_assessment", "sampling_verification", "labeler_training"
+        ]
     ] = ["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"]
+
+
+class WaiverConfig(_Strict):
+    max_validity_days: int = Field(
+        default=90, ge=1, description="a waiver may run at most this long from when granted"
+    )
+    warn_within_days: int = Field(
+        default=14, ge=0, description="warn when an active waiver expires within this many days"
+    )
 
 
 class PolicyConfig(_Strict):
@@ -280,3 +295,41 @@ class PolicyConfig(_Strict):
     assessment: AssessmentConfig = Field(default_factory=AssessmentConfig)
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
     data_manifest: DataManifestConfig = Field(default_factory=DataManifestConfig)
+    waivers: WaiverConfig = Field(default_factory=WaiverConfig)
+
+
+# --------------------------------------------------------------------------- waivers
+
+
+class WaiverEntry(_Strict):
+    """One exception in ``policies/waivers.json``, edited by compliance."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    model: str = Field(min_length=1, description="registered model name or glob (fnmatch)")
+    versions: list[str] | Literal["*"] = Field(description='version numbers, or "*" for all')
+    codes: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]+\.([a-z0-9_]+|\*)$")]] = Field(
+        min_length=1,
+        description="violation codes or <gate>.*; scope codes cannot be waived",
+    )
+    justification: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    ticket: str = Field(min_length=1)
+    granted: date | None = Field(
+        default=None, description="when it was granted; validity counts from here (or today)"
+    )
+    expires: date = Field(description="last day the waiver applies (UTC)")
+
+    @field_validator("codes")
+    @classmethod
+    def _scope_is_not_waivable(cls, codes: list[str]) -> list[str]:
+        # Scope undecidability means the gate cannot tell; no exception can fix that.
+        for code in codes:
+            if code.startswith("scope."):
+                raise ValueError(f"{code}: scope violations cannot be waived")
+        return codes
+
+
+class WaiverFile(_Strict):
+    model_config = ConfigDict(extra="forbid", title="mlgate waivers")
+
+    waivers: list[WaiverEntry] = Field(default_factory=list)

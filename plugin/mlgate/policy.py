@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyError
-from .models import GATE_IDS, PolicyConfig
+from .models import GATE_IDS, PolicyConfig, WaiverEntry
 
 DATA_FILE = "data.json"
 TEST_SUFFIX = "_test.rego"
@@ -138,6 +138,7 @@ class PolicySet:
     tests: dict[str, str]  # relative path -> source, *_test.rego
     data: dict[str, Any]
     revision: str = ""
+    waivers: list[WaiverEntry] = field(default_factory=list)
     _config: PolicyConfig | None = field(default=None, repr=False)
 
     @property
@@ -219,7 +220,12 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
 
     policy_set = PolicySet(root=str(root), modules=modules, tests=tests, data=data)
     policy_set.revision = policy_revision(root)
-    policy_set.config  # validate the policy data now: a bad data file is exit 2 up front
+    # Validate policy data and waivers now: a bad file is exit 2 before anything runs.
+    from datetime import UTC, datetime
+
+    from .waivers import load_waivers
+
+    policy_set.waivers = load_waivers(root, policy_set.config.waivers, datetime.now(UTC).date())
     return policy_set
 
 

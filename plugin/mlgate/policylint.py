@@ -8,7 +8,7 @@ Findings, each ``file:line: message``:
 - calls to functions the embedded engine lacks. regorus resolves a function only when
   the call is reached, so a call behind a false condition would pass silently at run
   time: here every call in the AST is probed up front.
-- the policy data against the policy data schema, and gates missing from the set.
+- gates missing from the set (policy data and waivers are validated on load).
 """
 
 from __future__ import annotations
@@ -88,10 +88,17 @@ def _metadata_findings(policy_set: PolicySet) -> list[Finding]:
                 found.append(Finding(ann.file, ann.line, f"METADATA is missing {name}"))
         if ann.severity and ann.severity not in SEVERITIES:
             found.append(
-                Finding(ann.file, ann.line, f"severity '{ann.severity}' is not one of "
-                        + ", ".join(sorted(SEVERITIES)))
+                Finding(
+                    ann.file,
+                    ann.line,
+                    f"severity '{ann.severity}' is not one of " + ", ".join(sorted(SEVERITIES)),
+                )
             )
-        if ann.scope == "package" and ann.package.startswith("mlgate.gates.") and not ann.references:
+        if (
+            ann.scope == "package"
+            and ann.package.startswith("mlgate.gates.")
+            and not ann.references
+        ):
             found.append(Finding(ann.file, ann.line, "gate METADATA has no related_resources"))
     # Every violation rule must carry its own block.
     annotated_rules = {(a.file, a.code) for a in policy_set.annotations if a.code}
@@ -121,7 +128,7 @@ def _code_findings(policy_set: PolicySet) -> list[Finding]:
             code = _code_in(line)
             where = f"{path}:{number}"
             if code is None:
-                found.append(Finding(path, number, "violation without a literal \"code\""))
+                found.append(Finding(path, number, 'violation without a literal "code"'))
                 continue
             if not _CODE_SHAPE.match(code):
                 found.append(Finding(path, number, f"code {code} is not <gate>.<short_name>"))
@@ -134,8 +141,11 @@ def _code_findings(policy_set: PolicySet) -> list[Finding]:
     for ann in policy_set.annotations:
         if ann.code and ann.short_name and ann.code.split(".", 1)[-1] != ann.short_name:
             found.append(
-                Finding(ann.file, ann.line,
-                        f"short_name {ann.short_name} does not match code {ann.code}")
+                Finding(
+                    ann.file,
+                    ann.line,
+                    f"short_name {ann.short_name} does not match code {ann.code}",
+                )
             )
     return found
 
@@ -217,7 +227,7 @@ def _unknown_functions(policy_set: PolicySet) -> list[Finding]:
             if name in functions:
                 continue
             if head in aliases or head == "data":
-                full = name if head == "data" else aliases[head] + name[len(head):]
+                full = name if head == "data" else aliases[head] + name[len(head) :]
                 if full not in user_functions:
                     found.append(Finding(file, line, f"call to undefined function {name}"))
                 continue
@@ -244,14 +254,10 @@ def _builtin_exists(regorus: Any, name: str, arity: int) -> bool:
 
 
 def _config_findings(policy_set: PolicySet) -> list[Finding]:
-    from .errors import PolicyError
+    # Policy data and waivers were validated when the set was loaded (exit 2 there).
     from .policy import missing_gates
 
     found = []
-    try:
-        policy_set.config
-    except PolicyError as exc:
-        found.append(Finding("data.json", 1, str(exc)))
     for gate in missing_gates(policy_set):
         found.append(Finding(f"gates/{gate}", 1, f"gate {gate} is missing from the policy set"))
     return found

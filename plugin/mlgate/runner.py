@@ -71,9 +71,7 @@ def load_gate_input(path: str | Path) -> GateInput:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
-        ) from exc
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     try:
         return GateInput.model_validate(document)
     except ValidationError as exc:
@@ -89,7 +87,11 @@ def load_gate_input(path: str | Path) -> GateInput:
 def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
     """The same evidence, evaluated for another promotion target."""
     request = gate_input.request.model_copy(
-        update={"target": target, "kind": kind, "enforcement": enforcement_for(target, kind, config)}
+        update={
+            "target": target,
+            "kind": kind,
+            "enforcement": enforcement_for(target, kind, config),
+        }
     )
     return gate_input.model_copy(update={"request": request})
 
@@ -159,9 +161,7 @@ def _gate_result(gate_id: str, raw: Any, policy_set: PolicySet) -> GateResult:
     _expect(status in STATUSES, f"gate {gate_id} has status {status!r}")
     raw_violations = raw.get("violations")
     _expect(isinstance(raw_violations, list), f"gate {gate_id} violations is not a list")
-    _expect(
-        status != "fail" or len(raw_violations) > 0, f"gate {gate_id} fails with no violation"
-    )
+    _expect(status != "fail" or len(raw_violations) > 0, f"gate {gate_id} fails with no violation")
     violations = sorted(
         (_violation(gate_id, v, policy_set) for v in raw_violations), key=lambda v: v.code
     )
@@ -199,12 +199,40 @@ def _violation(gate_id: str, raw: Any, policy_set: PolicySet) -> Violation:
     )
 
 
-def evaluate(gate_input: GateInput, engine: Engine, policy_set: PolicySet) -> Decision:
-    """Evaluate one gate input document with ``engine``; raise on any engine trouble."""
+def evaluate(
+    gate_input: GateInput,
+    engine: Engine,
+    policy_set: PolicySet,
+    *,
+    warnings: list[str] | None = None,
+) -> Decision:
+    """Evaluate one gate input document with ``engine``; raise on any engine trouble.
+
+    The document is evaluated as it is (``--input`` replays a logged decision); registry
+    flows first fill in the active waivers with :func:`attach_waivers`.
+    """
     raw = engine.evaluate(gate_input.model_dump(mode="json"))
-    return build_decision(
+    decision = build_decision(
         gate_input, raw, policy_set, engine_name=engine.name, revision=engine.revision()
     )
+    if warnings:
+        decision.warnings = list(warnings)
+    return decision
+
+
+def attach_waivers(gate_input: GateInput, policy_set: PolicySet) -> tuple[GateInput, list[str]]:
+    """The gate input with the policy set's waivers active for this version at ``now``."""
+    from .waivers import applicable_waivers
+
+    moment = datetime.fromisoformat(gate_input.now.replace("Z", "+00:00"))
+    found = applicable_waivers(
+        policy_set.waivers,
+        gate_input.model.name,
+        gate_input.model.version,
+        moment,
+        policy_set.config.waivers,
+    )
+    return gate_input.model_copy(update={"waivers": found.active}), found.warnings
 
 
 def make_engine(

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .models import DataManifest, Decision, GateInput, PolicyConfig
+from .models import DataManifest, Decision, GateInput, PolicyConfig, WaiverFile
 
 SCHEMAS: dict[str, Any] = {
     "gate_input.schema.json": GateInput,
     "decision.schema.json": Decision,
     "data_manifest.schema.json": DataManifest,
     "policy_data.schema.json": PolicyConfig,
+    "waivers.schema.json": WaiverFile,
 }
 
 

@@ -22,11 +22,12 @@ facts := input.facts
 # failure_msg (in the rule's METADATA) is formatted with.
 violation(code, params) := {"code": code, "params": params}
 
+# Tags present on the version whose value did not parse. A rule, not a
+# function, so it is computed once per evaluation.
+invalid_tags := {err.tag | some err in facts.errors}
+
 # True when the tag is present on the version but its value did not parse.
-tag_invalid(tag) if {
-	some err in facts.errors
-	err.tag == tag
-}
+tag_invalid(tag) if tag in invalid_tags
 
 # The value of a tag as the user wrote it (for messages), or "" when absent.
 tag_value(tag) := object.get(input.tags, tag, "")

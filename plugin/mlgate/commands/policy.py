@@ -29,7 +29,9 @@ def policy_test(
     run: Annotated[
         str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing tests too.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List passing tests too.")
+    ] = False,
 ) -> None:
     """Run every test_* rule of the Rego tests with the embedded engine.
 

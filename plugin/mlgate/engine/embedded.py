@@ -86,9 +86,7 @@ class EmbeddedEngine:
                 raise
             raise EngineError(f"embedded engine failed: {one_line(str(exc))}") from exc
         values = [
-            expr["value"]
-            for row in result.get("result", [])
-            for expr in row.get("expressions", [])
+            expr["value"] for row in result.get("result", []) for expr in row.get("expressions", [])
         ]
         if not values:
             raise EngineError(f"{DECISION_RULE} is undefined for this input")

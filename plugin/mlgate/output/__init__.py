@@ -7,6 +7,7 @@ registry maps a format name to its module so nothing imports a formatter it does
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from ..models import Decision
 
@@ -20,6 +21,8 @@ FORMATS: dict[str, str] = {
 }
 
 
-def render(name: str, decisions: list[Decision]) -> str:
+def render(name: str, decisions: list[Decision], **options: Any) -> str:
+    """Render with the named format; ``options`` go to formats that take them (table:
+    ``color``)."""
     module = import_module(f"{__name__}.{FORMATS[name]}")
-    return module.render(decisions)
+    return module.render(decisions, **options)

@@ -207,6 +207,7 @@ violations contains {"code": "data_manifest.consent_missing", "params": {"names"
 #   severity: high
 violations contains {"code": "data_manifest.quality_measures_missing", "params": {}} if {
 	settings.require_quality_measures
+	is_array(content.quality_measures)
 	count([m | some m in content.quality_measures; trim_space(m) != ""]) == 0
 }
 

@@ -37,9 +37,15 @@ modalities := lib.facts.modalities if {
 # A modality the policy data does not list needs both labels.
 labels_for(modality) := object.get(lib.config.labeling.required, modality, ["explicit", "implicit"])
 
-needing(label) := sort({m | some m in modalities; label in labels_for(m)})
+# For each label, the modalities that need it, as a comma-separated string.
+# A rule, so it is computed once per evaluation.
+needing_by_label[label] := concat(",", sort({m | some m in modalities; label in labels_for(m)})) if {
+	some label in {"explicit", "implicit"}
+}
 
-required(label) if count(needing(label)) > 0
+needing(label) := needing_by_label[label]
+
+required(label) if needing(label) != ""
 
 # METADATA
 # title: Modalities missing
@@ -74,7 +80,7 @@ violations contains {"code": "labeling.modalities_invalid", "params": {"value": 
 #   failure_msg: "The tag compliance.labeling.explicit is missing; explicit labels are required for {modalities}"
 #   solution: Enable visible or audible labels on generated content and set compliance.labeling.explicit=true.
 #   severity: high
-violations contains {"code": "labeling.explicit_missing", "params": {"modalities": concat(",", needing("explicit"))}} if {
+violations contains {"code": "labeling.explicit_missing", "params": {"modalities": needing("explicit")}} if {
 	required("explicit")
 	labeling.explicit == null
 	not lib.tag_invalid("compliance.labeling.explicit")
@@ -100,7 +106,7 @@ violations contains {"code": "labeling.explicit_invalid", "params": {"value": li
 #   failure_msg: "Explicit labeling is disabled but required for {modalities}"
 #   solution: Enable visible or audible labels on generated content, then set compliance.labeling.explicit=true.
 #   severity: high
-violations contains {"code": "labeling.explicit_disabled", "params": {"modalities": concat(",", needing("explicit"))}} if {
+violations contains {"code": "labeling.explicit_disabled", "params": {"modalities": needing("explicit")}} if {
 	required("explicit")
 	labeling.explicit == false
 }
@@ -113,7 +119,7 @@ violations contains {"code": "labeling.explicit_disabled", "params": {"modalitie
 #   failure_msg: "The tag compliance.labeling.implicit is missing; implicit labels are required for {modalities}"
 #   solution: Embed metadata or watermark labels in generated content and set compliance.labeling.implicit=true.
 #   severity: high
-violations contains {"code": "labeling.implicit_missing", "params": {"modalities": concat(",", needing("implicit"))}} if {
+violations contains {"code": "labeling.implicit_missing", "params": {"modalities": needing("implicit")}} if {
 	required("implicit")
 	labeling.implicit == null
 	not lib.tag_invalid("compliance.labeling.implicit")
@@ -139,7 +145,7 @@ violations contains {"code": "labeling.implicit_invalid", "params": {"value": li
 #   failure_msg: "Implicit labeling is disabled but required for {modalities}"
 #   solution: Embed metadata or watermark labels in generated content, then set compliance.labeling.implicit=true.
 #   severity: high
-violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": concat(",", needing("implicit"))}} if {
+violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": needing("implicit")}} if {
 	required("implicit")
 	labeling.implicit == false
 }

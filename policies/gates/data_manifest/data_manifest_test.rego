@@ -1,0 +1,197 @@
+package mlgate.gates.data_manifest_test
+
+import data.mlgate.gates.data_manifest
+import data.mlgate.testdata
+
+codes(doc) := codes_with(doc, testdata.config)
+
+codes_with(doc, cfg) := {v.code | some v in vs} if {
+	vs := data_manifest.violations with input as doc with data.mlgate.config as cfg
+}
+
+result(doc) := r if {
+	r := data_manifest.result with input as doc with data.mlgate.config as testdata.config
+}
+
+settings(patch) := testdata.config_with({"data_manifest": patch})
+
+other_digest := "0000000000000000000000000000000000000000000000000000000000000000"
+
+# One dataset of the valid manifest, with a patch applied.
+dataset(patch) := object.union(testdata.manifest_content.datasets[0], patch)
+
+not_attached := testdata.with_manifest({"attached": false, "content": null, "digest_computed": null})
+
+test_sound_manifest_passes if {
+	codes(testdata.valid_input) == set()
+	result(testdata.valid_input) == {"status": "pass", "violations": []}
+}
+
+test_missing if {
+	codes(not_attached) == {"data_manifest.missing"}
+	result(not_attached).status == "fail"
+}
+
+# A digest tag without the artifact is reported as the missing artifact only.
+test_missing_without_digest_tag if {
+	doc := testdata.without_tag(not_attached, "compliance.data_manifest.sha256", {})
+	codes(object.union(doc, {"manifest": {"digest_tagged": null}})) == {"data_manifest.missing"}
+}
+
+test_not_json if {
+	doc := testdata.with_manifest({
+		"content": null,
+		"parse_error": "Expecting value: line 1 column 1 (char 0)",
+		"digest_computed": testdata.digest,
+	})
+	codes(doc) == {"data_manifest.not_json"}
+}
+
+test_schema_invalid if {
+	doc := testdata.with_manifest({"schema_errors": ["datasets.0.kind: Input should be 'pretraining'"]})
+	codes(doc) == {"data_manifest.schema_invalid"}
+}
+
+# Content duties are checked only on a schema-valid manifest.
+test_schema_invalid_skips_content_checks if {
+	doc := object.union(
+		testdata.with_content({"datasets": [], "quality_measures": []}),
+		{"manifest": {"schema_errors": ["datasets: too short"]}},
+	)
+	codes(doc) == {"data_manifest.schema_invalid"}
+}
+
+test_digest_missing if {
+	doc := testdata.without_tag(testdata.valid_input, "compliance.data_manifest.sha256", {})
+	codes(object.union(doc, {"manifest": {"digest_tagged": null}})) == {"data_manifest.digest_missing"}
+}
+
+test_digest_invalid if {
+	doc := testdata.invalid_tag("compliance.data_manifest.sha256", "abc123", {})
+	codes(object.union(doc, {"manifest": {"digest_tagged": null}})) == {"data_manifest.digest_invalid"}
+}
+
+test_digest_mismatch if {
+	doc := testdata.with_manifest({"digest_computed": other_digest})
+	codes(doc) == {"data_manifest.digest_mismatch"}
+	result(doc).status == "fail"
+}
+
+test_no_datasets if {
+	codes(testdata.with_content({"datasets": []})) == {"data_manifest.no_datasets"}
+}
+
+test_min_datasets_is_policy_data if {
+	codes_with(testdata.valid_input, settings({"min_datasets": 3})) == {"data_manifest.no_datasets"}
+	codes_with(testdata.with_content({"datasets": []}), settings({"min_datasets": 0})) == set()
+}
+
+test_dataset_source if {
+	doc := testdata.with_content({"datasets": [dataset({"legitimate_source": false})]})
+	codes(doc) == {"data_manifest.dataset_source"}
+	codes_with(doc, settings({"require_legitimate_source": false})) == set()
+}
+
+test_foundation_model_source if {
+	fm := object.union(testdata.manifest_content.foundation_models[0], {"legitimate_source": false})
+	doc := testdata.with_content({"foundation_models": [fm]})
+	codes(doc) == {"data_manifest.foundation_model_source"}
+	codes_with(doc, settings({"require_legitimate_source": false})) == set()
+}
+
+test_no_foundation_models_is_fine if {
+	codes(testdata.with_content({"foundation_models": []})) == set()
+	doc := testdata.with_manifest({"content": object.remove(testdata.manifest_content, ["foundation_models"])})
+	codes(doc) == set()
+}
+
+test_ip_not_cleared if {
+	doc := testdata.with_content({"datasets": [dataset({"ip_cleared": false})]})
+	codes(doc) == {"data_manifest.ip_not_cleared"}
+	codes_with(doc, settings({"require_ip_cleared": false})) == set()
+}
+
+test_consent_missing if {
+	every consent in [false, null] {
+		doc := testdata.with_content({"datasets": [dataset({"personal_info_consent": consent})]})
+		codes(doc) == {"data_manifest.consent_missing"}
+	}
+	absent := testdata.with_content({"datasets": [object.remove(dataset({}), ["personal_info_consent"])]})
+	codes(absent) == {"data_manifest.consent_missing"}
+}
+
+test_consent_not_needed_without_personal_info if {
+	no_pi := object.remove(dataset({"contains_personal_info": false}), ["personal_info_consent"])
+	codes(testdata.with_content({"datasets": [no_pi]})) == set()
+}
+
+test_consent_requirement_is_policy_data if {
+	doc := testdata.with_content({"datasets": [dataset({"personal_info_consent": false})]})
+	codes_with(doc, settings({"require_personal_info_consent": false})) == set()
+}
+
+test_quality_measures_missing if {
+	every measures in [[], ["", "  "]] {
+		codes(testdata.with_content({"quality_measures": measures})) == {"data_manifest.quality_measures_missing"}
+	}
+	codes_with(testdata.with_content({"quality_measures": []}), settings({"require_quality_measures": false})) == set()
+}
+
+test_labeling_duties if {
+	doc := testdata.with_content({"labeling": {"sampling_verification": false}})
+	codes(doc) == {"data_manifest.labeling_duties"}
+	result(doc).status == "fail"
+}
+
+test_labeling_duties_names_every_unmet_duty if {
+	doc := testdata.with_content({"labeling": {"used": true, "rules_documented": false, "labeler_training": false}})
+	vs := data_manifest.violations with input as doc with data.mlgate.config as testdata.config
+	some v in vs
+	v.code == "data_manifest.labeling_duties"
+	v.params.duties == "labeler_training, rules_documented"
+}
+
+test_labeling_duties_only_when_labeling_used if {
+	doc := testdata.with_content({"labeling": {
+		"used": false,
+		"rules_documented": false,
+		"quality_assessment": false,
+		"sampling_verification": false,
+		"labeler_training": false,
+	}})
+	codes(doc) == set()
+}
+
+test_labeling_duties_are_policy_data if {
+	doc := testdata.with_content({"labeling": {"sampling_verification": false}})
+	codes_with(doc, settings({"labeling_duties": ["rules_documented"]})) == set()
+}
+
+# One manifest with every content problem reports each of them.
+test_every_content_problem_reported if {
+	doc := testdata.with_content({
+		"foundation_models": [{"name": "x", "source": "y", "license": "z", "legitimate_source": false}],
+		"datasets": [dataset({"legitimate_source": false, "ip_cleared": false, "personal_info_consent": false})],
+		"quality_measures": [],
+		"labeling": {"quality_assessment": false},
+	})
+	codes(doc) == {
+		"data_manifest.dataset_source",
+		"data_manifest.foundation_model_source",
+		"data_manifest.ip_not_cleared",
+		"data_manifest.consent_missing",
+		"data_manifest.quality_measures_missing",
+		"data_manifest.labeling_duties",
+	}
+}
+
+test_not_applicable_out_of_scope if {
+	doc := object.union(not_attached, {"facts": {"audience": "research"}})
+	codes(doc) == {"data_manifest.missing"}
+	result(doc) == {"status": "not_applicable", "violations": []}
+}
+
+test_evaluated_when_scope_undecidable if {
+	doc := object.union(not_attached, {"facts": {"audience": null}})
+	result(doc).status == "fail"
+}

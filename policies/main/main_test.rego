@@ -1,0 +1,218 @@
+package mlgate.main_test
+
+import data.mlgate.main
+import data.mlgate.testdata
+
+decision(doc) := d if {
+	d := main.decision with input as doc with data.mlgate.config as testdata.config
+}
+
+statuses(d) := {id: gate.status | some id, gate in d.gates}
+
+codes(d, gate_id) := {v.code | some v in d.gates[gate_id].violations}
+
+all_pass := {
+	"scope": "pass",
+	"filing": "pass",
+	"assessment": "pass",
+	"labeling": "pass",
+	"data_manifest": "pass",
+}
+
+filing_pending := testdata.with_facts({"filing": {"status": "pending", "id": null}})
+
+# filing fails with two violations: not_completed and public_opinion_invalid.
+filing_twice := testdata.with_bad_tag(filing_pending, "compliance.public_opinion", "maybe", {"public_opinion": null})
+
+test_valid_input_allowed if {
+	d := decision(testdata.valid_input)
+	d.allowed == true
+	d.in_scope == true
+	d.enforcement == "deny"
+	statuses(d) == all_pass
+	d.waivers_applied == []
+}
+
+test_decision_has_every_gate if {
+	object.keys(decision(testdata.valid_input).gates) == main.required_gates
+}
+
+test_out_of_scope_allowed_with_gates_not_applicable if {
+	d := decision(object.union(filing_pending, {"facts": {"audience": "enterprise"}}))
+	d.allowed == true
+	d.in_scope == false
+	statuses(d) == {
+		"scope": "pass",
+		"filing": "not_applicable",
+		"assessment": "not_applicable",
+		"labeling": "not_applicable",
+		"data_manifest": "not_applicable",
+	}
+}
+
+test_undecidable_scope_blocks_and_evaluates_gates if {
+	d := decision(testdata.without_tag(filing_pending, "compliance.regions", {"regions": null}))
+	d.allowed == false
+	d.in_scope == null
+	statuses(d) == object.union(all_pass, {"scope": "fail", "filing": "fail"})
+	codes(d, "scope") == {"scope.regions_missing"}
+}
+
+test_failing_gate_blocks_protected_target if {
+	d := decision(filing_pending)
+	d.allowed == false
+	d.enforcement == "deny"
+	statuses(d) == object.union(all_pass, {"filing": "fail"})
+	codes(d, "filing") == {"filing.not_completed"}
+}
+
+# target, kind and the enforcement the input claims -> enforcement applied.
+enforcement_cases := [
+	{"target": "production", "kind": "alias", "claimed": "warn", "want": "deny"},
+	{"target": "Production", "kind": "alias", "claimed": "warn", "want": "deny"},
+	{"target": "PUBLIC", "kind": "alias", "claimed": "warn", "want": "deny"},
+	{"target": "Champion", "kind": "alias", "claimed": "warn", "want": "deny"},
+	{"target": "Production", "kind": "stage", "claimed": "warn", "want": "deny"},
+	{"target": "production", "kind": "stage", "claimed": "warn", "want": "deny"},
+	{"target": "champion", "kind": "stage", "claimed": "warn", "want": "warn"},
+	{"target": "Staging", "kind": "stage", "claimed": "warn", "want": "warn"},
+	{"target": "staging", "kind": "alias", "claimed": "warn", "want": "warn"},
+	{"target": "production-candidate", "kind": "alias", "claimed": "warn", "want": "warn"},
+	{"target": "staging", "kind": "alias", "claimed": "deny", "want": "deny"},
+]
+
+test_enforcement_table if {
+	every case in enforcement_cases {
+		doc := object.union(filing_pending, {"request": {"target": case.target, "kind": case.kind, "enforcement": case.claimed}})
+		d := decision(doc)
+		d.enforcement == case.want
+		d.allowed == (case.want == "warn")
+	}
+}
+
+test_protected_alias_in_any_casing_denies_despite_warn_claim if {
+	d := decision(object.union(filing_pending, {"request": {"target": "Production", "kind": "alias", "enforcement": "warn"}}))
+	d.enforcement == "deny"
+	d.allowed == false
+}
+
+test_protected_aliases_are_policy_data if {
+	cfg := testdata.config_with({"protected_aliases": ["release"]})
+	doc := object.union(filing_pending, {"request": {"target": "RELEASE", "kind": "alias", "enforcement": "warn"}})
+	main.enforcement == "deny" with input as doc with data.mlgate.config as cfg
+	main.enforcement == "warn" with input as object.union(doc, {"request": {"target": "production"}})
+		with data.mlgate.config as cfg
+}
+
+test_unprotected_warn_allows_with_failing_gates if {
+	d := decision(object.union(filing_pending, {"request": {"target": "staging", "enforcement": "warn"}}))
+	d.enforcement == "warn"
+	d.allowed == true
+	statuses(d).filing == "fail"
+	codes(d, "filing") == {"filing.not_completed"}
+}
+
+test_waiver_waives_gate if {
+	d := decision(object.union(filing_pending, {"waivers": [testdata.waiver("W-1", ["filing.not_completed"])]}))
+	d.allowed == true
+	statuses(d) == object.union(all_pass, {"filing": "waived"})
+	d.waivers_applied == ["W-1"]
+	some v in d.gates.filing.violations
+	v.code == "filing.not_completed"
+	v.waived_by == "W-1"
+}
+
+test_wildcard_waiver_covers_the_gate if {
+	d := decision(object.union(filing_twice, {"waivers": [testdata.waiver("W-ALL", ["filing.*"])]}))
+	d.allowed == true
+	statuses(d).filing == "waived"
+	{v.waived_by | some v in d.gates.filing.violations} == {"W-ALL"}
+	d.waivers_applied == ["W-ALL"]
+}
+
+test_wildcard_waiver_covers_only_its_gate if {
+	doc := object.union(filing_pending, {"facts": {"labeling": {"implicit": false}}})
+	d := decision(object.union(doc, {"waivers": [testdata.waiver("W-1", ["labeling.*"])]}))
+	d.allowed == false
+	statuses(d) == object.union(all_pass, {"filing": "fail", "labeling": "waived"})
+}
+
+test_pattern_must_match_exactly_or_by_gate_prefix if {
+	waivers := [
+		testdata.waiver("W-1", ["filing.not"]),
+		testdata.waiver("W-2", ["*"]),
+		testdata.waiver("W-3", ["filing*"]),
+	]
+	d := decision(object.union(filing_pending, {"waivers": waivers}))
+	statuses(d).filing == "fail"
+	d.waivers_applied == []
+	d.allowed == false
+}
+
+test_partially_waived_gate_still_fails if {
+	d := decision(object.union(filing_twice, {"waivers": [testdata.waiver("W-1", ["filing.not_completed"])]}))
+	d.allowed == false
+	statuses(d).filing == "fail"
+	{v.code: object.get(v, "waived_by", null) | some v in d.gates.filing.violations} == {
+		"filing.not_completed": "W-1",
+		"filing.public_opinion_invalid": null,
+	}
+	d.waivers_applied == ["W-1"]
+}
+
+test_two_waivers_for_one_gate if {
+	waivers := [
+		testdata.waiver("W-2", ["filing.public_opinion_invalid"]),
+		testdata.waiver("W-1", ["filing.not_completed"]),
+	]
+	d := decision(object.union(filing_twice, {"waivers": waivers}))
+	d.allowed == true
+	statuses(d).filing == "waived"
+	d.waivers_applied == ["W-1", "W-2"]
+}
+
+# When several waivers cover a violation, the first id in sort order is named.
+test_overlapping_waivers_name_one if {
+	waivers := [
+		testdata.waiver("W-B", ["filing.*"]),
+		testdata.waiver("W-A", ["filing.not_completed"]),
+	]
+	d := decision(object.union(filing_pending, {"waivers": waivers}))
+	statuses(d).filing == "waived"
+	d.waivers_applied == ["W-A"]
+}
+
+test_scope_violations_never_waivable if {
+	doc := testdata.missing_tag("compliance.audience", {"audience": null})
+	waivers := [testdata.waiver("W-1", ["scope.audience_missing"]), testdata.waiver("W-2", ["scope.*"])]
+	d := decision(object.union(doc, {"waivers": waivers}))
+	d.allowed == false
+	statuses(d).scope == "fail"
+	d.waivers_applied == []
+	every v in d.gates.scope.violations {
+		not v.waived_by
+	}
+}
+
+test_unused_waiver_not_applied if {
+	d := decision(testdata.with_waivers([testdata.waiver("W-1", ["filing.*", "labeling.explicit_disabled"])]))
+	d.allowed == true
+	statuses(d) == all_pass
+	d.waivers_applied == []
+}
+
+test_waiver_does_not_touch_not_applicable_gates if {
+	doc := object.union(filing_pending, {"facts": {"audience": "research"}})
+	d := decision(object.union(doc, {"waivers": [testdata.waiver("W-1", ["filing.*"])]}))
+	statuses(d).filing == "not_applicable"
+	d.waivers_applied == []
+}
+
+test_waived_and_warn_together if {
+	doc := object.union(filing_twice, {"request": {"target": "staging", "enforcement": "warn"}})
+	d := decision(object.union(doc, {"waivers": [testdata.waiver("W-1", ["filing.public_opinion_invalid"])]}))
+	d.allowed == true
+	d.enforcement == "warn"
+	statuses(d).filing == "fail"
+	d.waivers_applied == ["W-1"]
+}
