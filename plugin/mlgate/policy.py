@@ -18,6 +18,7 @@ from .errors import PolicyError
 from .models import GATE_IDS, PolicyConfig, WaiverEntry
 
 DATA_FILE = "data.json"
+WAIVER_FILE = "waivers.json"
 TEST_SUFFIX = "_test.rego"
 
 
@@ -194,38 +195,59 @@ def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
 
 
 def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
-    """Read a policy directory: ``*.rego`` modules (tests apart) and ``data.json``."""
+    """Read a policy directory: ``*.rego`` modules (tests apart), ``data.json`` and
+    ``waivers.json``; its revision is the git commit of the directory."""
     root = Path(directory) if directory else bundled_dir("policies")
     if not root.is_dir():
         raise PolicyError(f"{root}: policy directory not found")
-    modules: dict[str, str] = {}
-    tests: dict[str, str] = {}
-    for path in sorted(root.rglob("*.rego")):
-        rel = path.relative_to(root).as_posix()
+    files: dict[str, str] = {}
+    wanted = [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
+    for path in wanted:
+        if not path.is_file():
+            continue
         try:
-            text = path.read_text(encoding="utf-8")
+            files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{path}: cannot read: {exc}") from exc
-        (tests if rel.endswith(TEST_SUFFIX) else modules)[rel] = text
-    if not modules:
-        raise PolicyError(f"{root}: no .rego policies found")
-    data_path = root / DATA_FILE
-    data: dict[str, Any] = {}
-    if data_path.is_file():
-        try:
-            data = json.loads(data_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"{data_path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
     from .revision import policy_revision
 
-    policy_set = PolicySet(root=str(root), modules=modules, tests=tests, data=data)
-    policy_set.revision = policy_revision(root)
-    # Validate policy data and waivers now: a bad file is exit 2 before anything runs.
+    return policy_set_from_files(str(root), files, policy_revision(root))
+
+
+def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> PolicySet:
+    """Build and validate a policy set from file texts keyed by path relative to ``root``
+    (a directory on disk, or a tree in a git revision).
+
+    Policy data and waivers are validated here: a bad file is exit 2 before anything runs.
+    """
     from datetime import UTC, datetime
 
-    from .waivers import load_waivers
+    from .waivers import parse_waivers
 
-    policy_set.waivers = load_waivers(root, policy_set.config.waivers, datetime.now(UTC).date())
+    modules = {
+        p: t for p, t in files.items() if p.endswith(".rego") and not p.endswith(TEST_SUFFIX)
+    }
+    tests = {p: t for p, t in files.items() if p.endswith(TEST_SUFFIX)}
+    if not modules:
+        raise PolicyError(f"{root}: no .rego policies found")
+    data: dict[str, Any] = {}
+    if DATA_FILE in files:
+        try:
+            data = json.loads(files[DATA_FILE])
+        except json.JSONDecodeError as exc:
+            raise PolicyError(
+                f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}"
+            ) from exc
+    policy_set = PolicySet(root=root, modules=modules, tests=tests, data=data, revision=revision)
+    if WAIVER_FILE in files:
+        policy_set.waivers = parse_waivers(
+            files[WAIVER_FILE],
+            f"{root}/{WAIVER_FILE}",
+            policy_set.config.waivers,
+            datetime.now(UTC).date(),
+        )
+    else:
+        policy_set.config  # noqa: B018 - validates the policy data
     return policy_set
 
 

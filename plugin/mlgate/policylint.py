@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .engine.embedded import regorus_module
 from .errors import one_line
 from .policy import PolicySet
 
@@ -49,12 +50,6 @@ def check_policy_set(policy_set: PolicySet) -> list[Finding]:
     return sorted(set(findings), key=lambda f: (f.file, f.line, f.message))
 
 
-def _regorus() -> Any:
-    import regorus
-
-    return regorus
-
-
 def _location(message: str, default_file: str) -> tuple[str, int, str]:
     """Split regorus' ``--> file:line:col ... error: what`` into its parts."""
     match = re.search(r"-->\s*([^:\s]+):(\d+):\d+", message)
@@ -65,7 +60,7 @@ def _location(message: str, default_file: str) -> tuple[str, int, str]:
 
 
 def _parse_errors(policy_set: PolicySet) -> list[Finding]:
-    regorus = _regorus()
+    regorus = regorus_module()
     found = []
     for path, source in sorted({**policy_set.modules, **policy_set.tests}.items()):
         try:
@@ -199,13 +194,20 @@ def _module_info(ast: dict[str, Any]) -> tuple[str, dict[str, str], set[str]]:
 
 
 def _unknown_functions(policy_set: PolicySet) -> list[Finding]:
-    regorus = _regorus()
+    return unknown_function_calls({**policy_set.modules, **policy_set.tests})
+
+
+def unknown_function_calls(sources: dict[str, str]) -> list[Finding]:
+    """Calls to functions that are neither defined in ``sources`` nor regorus builtins.
+
+    Modules that do not parse are skipped (``_parse_errors`` reports them).
+    """
+    regorus = regorus_module()
     engine = regorus.Engine()
-    sources = {**policy_set.modules, **policy_set.tests}
     for path, source in sorted(sources.items()):
         try:
             engine.add_policy(path, source)
-        except BaseException:  # noqa: BLE001 - reported by _parse_errors; check the rest
+        except BaseException:  # noqa: BLE001 - a parse error, reported elsewhere
             continue
     try:
         modules = json.loads(engine.get_ast_as_json())
@@ -220,37 +222,48 @@ def _unknown_functions(policy_set: PolicySet) -> list[Finding]:
         _calls(module["ast"].get("rules", []), calls)
         per_module.append((module["source"]["file"], package, aliases, functions, calls))
     found: list[Finding] = []
-    probed: dict[str, bool] = {}
+    builtin_calls: list[tuple[str, int, str, int]] = []
     for file, package, aliases, functions, calls in per_module:
         for name, line, arity in calls:
             head = name.split(".", 1)[0]
-            if name in functions:
+            if name in functions or f"data.{package}.{name}" in user_functions:
                 continue
             if head in aliases or head == "data":
                 full = name if head == "data" else aliases[head] + name[len(head) :]
                 if full not in user_functions:
                     found.append(Finding(file, line, f"call to undefined function {name}"))
                 continue
-            if f"data.{package}.{name}" in user_functions:
-                continue
-            if name not in probed:
-                probed[name] = _builtin_exists(regorus, name, arity)
-            if not probed[name]:
-                found.append(
-                    Finding(file, line, f"function {name} is not supported by the embedded engine")
-                )
+            builtin_calls.append((file, line, name, arity))
+    missing = _missing_builtins(regorus, {(name, arity) for _, _, name, arity in builtin_calls})
+    for file, line, name, arity in builtin_calls:
+        if (name, arity) in missing:
+            found.append(
+                Finding(file, line, f"function {name} is not supported by the embedded engine")
+            )
     return found
 
 
-def _builtin_exists(regorus: Any, name: str, arity: int) -> bool:
-    args = ", ".join(["1"] * arity)
-    probe = regorus.Engine()
-    probe.add_policy("probe.rego", f"package probe\nx if {{\n\t{name}({args})\n}}\n")
-    try:
-        probe.eval_rule("data.probe.x")
-    except BaseException as exc:  # noqa: BLE001 - type errors mean the builtin exists
-        return _UNKNOWN not in str(exc)
-    return True
+_KNOWN_BUILTINS: dict[tuple[str, int], bool] = {}
+
+
+def _missing_builtins(regorus: Any, calls: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which (name, arity) calls regorus cannot resolve: probed once per process, all in
+    one engine (one rule per call), since regorus resolves a function only when reached."""
+    unknown = sorted(c for c in calls if c not in _KNOWN_BUILTINS)
+    if unknown:
+        rules = "\n".join(
+            f"p{i} if {{\n\t{name}({', '.join(['1'] * arity)})\n}}"
+            for i, (name, arity) in enumerate(unknown)
+        )
+        probe = regorus.Engine()
+        probe.add_policy("probe.rego", f"package probe\n\n{rules}\n")
+        for i, call in enumerate(unknown):
+            try:
+                probe.eval_rule(f"data.probe.p{i}")
+                _KNOWN_BUILTINS[call] = True
+            except BaseException as exc:  # noqa: BLE001 - type errors mean it exists
+                _KNOWN_BUILTINS[call] = _UNKNOWN not in str(exc)
+    return {c for c in calls if not _KNOWN_BUILTINS[c]}
 
 
 def _config_findings(policy_set: PolicySet) -> list[Finding]:

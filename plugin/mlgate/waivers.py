@@ -14,12 +14,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 from .errors import PolicyError
 from .models import Waiver, WaiverConfig, WaiverEntry
-
-WAIVER_FILE = "waivers.json"
 
 
 def parse_waivers(text: str, where: str, config: WaiverConfig, today: date) -> list[WaiverEntry]:
@@ -69,17 +66,6 @@ def _describe(document: object, loc: tuple[object, ...]) -> str:
         rest = ".".join(str(p) for p in loc[2:])
         return f"waivers[{loc[1]}]{entry}" + (f": field {rest}" if rest else "")
     return "field " + (".".join(str(p) for p in loc) or "(document)")
-
-
-def load_waivers(directory: Path, config: WaiverConfig, today: date) -> list[WaiverEntry]:
-    path = directory / WAIVER_FILE
-    if not path.is_file():
-        return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}") from exc
-    return parse_waivers(text, str(path), config, today)
 
 
 @dataclass

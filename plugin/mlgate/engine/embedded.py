@@ -9,6 +9,7 @@ set per thread and reused. Rust panics arrive as ``pyo3_runtime.PanicException``
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any
 
@@ -19,7 +20,14 @@ from .base import DECISION_RULE
 _local = threading.local()
 
 
-def _regorus() -> Any:
+def regorus_module() -> Any:
+    """The regorus module, with Rust error backtraces off unless asked for.
+
+    Capturing a backtrace for every evaluation error costs milliseconds (regorus errors
+    are anyhow errors, which honour RUST_LIB_BACKTRACE before RUST_BACKTRACE); set
+    RUST_LIB_BACKTRACE=1 to get them back when debugging the engine.
+    """
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
     try:
         import regorus
     except ImportError as exc:  # pragma: no cover - a broken install
@@ -33,7 +41,7 @@ def compile_engine(policy_set: PolicySet, *, with_tests: bool = False) -> Any:
     A parse error or a call to a function regorus lacks is a :class:`PolicyError`
     naming the file and line.
     """
-    regorus = _regorus()
+    regorus = regorus_module()
     engine = regorus.Engine()
     sources = dict(policy_set.modules)
     if with_tests:
@@ -43,6 +51,13 @@ def compile_engine(policy_set: PolicySet, *, with_tests: bool = False) -> Any:
             engine.add_policy(f"{policy_set.root}/{path}", source)
         except BaseException as exc:  # noqa: BLE001 - Rust panics are BaseException
             raise PolicyError(_location_first(one_line(str(exc)))) from exc
+    # regorus resolves a function only when a call is reached: find unknown ones now, so
+    # a policy calling one is a policy error up front, not a failure on some inputs.
+    from ..policylint import unknown_function_calls
+
+    unknown = unknown_function_calls(sources)
+    if unknown:
+        raise PolicyError(str(unknown[0]))
     try:
         engine.add_data_json(json.dumps(policy_set.data))
     except BaseException as exc:  # noqa: BLE001
