@@ -6,8 +6,9 @@
 # them.
 package mlgate.testdata
 
-# The default policy data, spelled out: a unit test keeps its meaning when
-# data.json is tuned. The shipped data is exercised by the conformance corpus.
+# The policy data the gates read, at its defaults, spelled out: a unit test
+# keeps its meaning when data.json is tuned. The shipped data is exercised by
+# the conformance corpus (tests/scenarios).
 config := {
 	"protected_aliases": ["production", "public", "champion"],
 	"protected_stages": ["production"],

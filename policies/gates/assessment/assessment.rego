@@ -107,6 +107,7 @@ violations contains {"code": "assessment.date_invalid", "params": {"value": lib.
 #   solution: Correct compliance.assessment.date to the date the assessment was actually passed.
 #   severity: high
 violations contains {"code": "assessment.date_in_future", "params": {"date": assessment.date}} if {
+	expects_evidence
 	assessment.date_ns != null
 	assessment.date_ns > input.now_ns
 }
@@ -120,9 +121,13 @@ violations contains {"code": "assessment.date_in_future", "params": {"date": ass
 #   solution: Renew the security assessment and update compliance.assessment.date and compliance.assessment.report.
 #   severity: high
 violations contains {"code": "assessment.expired", "params": params} if {
+	expects_evidence
 	assessment.date_ns != null
+
+	# Integer comparison: a float division can round the last nanosecond of day
+	# max_age_days up to the next day in one engine and not in another.
+	input.now_ns - assessment.date_ns >= (lib.config.assessment.max_age_days + 1) * ns_per_day
 	age_days := floor((input.now_ns - assessment.date_ns) / ns_per_day)
-	age_days > lib.config.assessment.max_age_days
 	params := {"date": assessment.date, "age_days": age_days, "max_age_days": lib.config.assessment.max_age_days}
 }
 

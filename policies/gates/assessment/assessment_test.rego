@@ -103,7 +103,7 @@ test_one_day_over_max_age_expires if {
 # The age is in whole days elapsed since 00:00 UTC of the date, whatever the
 # time of day of the evaluation.
 test_age_counts_whole_days if {
-	last_second_of_day_365 := testdata.today_ns + (86400 * ns_per_second) - ns_per_second
+	last_second_of_day_365 := (testdata.today_ns + (86400 * ns_per_second)) - ns_per_second
 	codes(testdata.assessed_days_ago(365, last_second_of_day_365)) == set()
 
 	# now_ns carries microseconds when Python builds it from a datetime.
@@ -111,6 +111,19 @@ test_age_counts_whole_days if {
 	codes(testdata.assessed_days_ago(365, last_microsecond_of_day_365)) == set()
 
 	codes(testdata.assessed_days_ago(366, testdata.today_ns)) == {"assessment.expired"}
+}
+
+# The last nanosecond of day 365 still passes: the comparison is in integers,
+# where a float division would round up to day 366 in one engine only.
+test_age_boundary_is_exact_to_the_nanosecond if {
+	last_ns_of_day_365 := (testdata.today_ns + (86400 * ns_per_second)) - 1
+	codes(testdata.assessed_days_ago(365, last_ns_of_day_365)) == set()
+}
+
+# A failed or pending assessment is reported as such; its date is not judged.
+test_not_passed_is_not_also_expired_or_future if {
+	old := object.union(testdata.assessed_days_ago(400, testdata.now_ns), {"facts": {"assessment": {"status": "failed"}}})
+	codes(old) == {"assessment.not_passed"}
 }
 
 test_expired_reports_age_in_days if {
