@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
 
-from mlgate.cli import app
+from mlgate.cli import EngineChoice, app, load_engine
+from mlgate.models import Decision, GateInput, ModelRef
+from mlgate.runner import evaluate, load_gate_input, retarget
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
@@ -32,3 +35,29 @@ def mlgate(*args: str, env: dict[str, str] | None = None) -> Run:
     """Invoke ``mlgate ARGS`` in-process and capture exit code, stdout and stderr."""
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@cache
+def _embedded() -> tuple[Any, Any]:
+    return load_engine(None, EngineChoice.embedded, None, None, 5.0)
+
+
+def decide(
+    example: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    target: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> tuple[Decision, GateInput]:
+    """Evaluate ``examples/gate_input_<example>.json`` (``blocked`` or ``allowed``) with the
+    embedded engine, optionally for another model, version, target or extra tags."""
+    policy_set, engine = _embedded()
+    gate_input = load_gate_input(EXAMPLES / f"gate_input_{example}.json")
+    ref = ModelRef(name=model or gate_input.model.name, version=version or gate_input.model.version)
+    gate_input = gate_input.model_copy(
+        update={"model": ref, "tags": {**gate_input.tags, **(tags or {})}}
+    )
+    if target is not None:
+        gate_input = retarget(gate_input, target, "alias", policy_set.config)
+    return evaluate(gate_input, engine, policy_set), gate_input

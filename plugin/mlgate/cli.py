@@ -11,12 +11,13 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .commands.options import TrackingUriOpt
 from .errors import InputError, MlgateError, one_line
 
 app = typer.Typer(
@@ -39,7 +40,7 @@ EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 _state = {"debug": bool(os.environ.get("MLGATE_DEBUG"))}
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     junit = "junit"
@@ -48,7 +49,7 @@ class Format(str, Enum):
     github = "github"
 
 
-class EngineChoice(str, Enum):
+class EngineChoice(StrEnum):
     embedded = "embedded"
     opa = "opa"
 
@@ -83,6 +84,15 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format
 OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+]
+RegistryUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry-uri",
+        envvar="MLFLOW_REGISTRY_URI",
+        help="MLflow model registry URI. Default: MLFLOW_REGISTRY_URI, else the tracking URI.",
+        show_default=False,
+    ),
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,7 +155,12 @@ def report(decisions: list[Any], fmt: Format, output: Path | None) -> int:
     """Render the decisions, write them, and return the exit code they call for."""
     from .output import render
 
-    emit(render(fmt.value, decisions), output)
+    options = {}
+    if fmt is Format.table and output is None:
+        from .output.table import wants_color
+
+        options["color"] = wants_color()
+    emit(render(fmt.value, decisions, **options), output)
     if fmt is Format.github:
         from .output.github import write_step_summary
 
@@ -174,6 +189,15 @@ def load_engine(
 @app.command()
 @guarded
 def check(
+    model: Annotated[
+        str | None,
+        typer.Argument(
+            help="Registered model name (then VERSION), or MODEL@ALIAS.", show_default=False
+        ),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Model version number.", show_default=False)
+    ] = None,
     input_file: Annotated[
         Path | None,
         typer.Option(
@@ -185,12 +209,18 @@ def check(
     target: Annotated[
         str | None,
         typer.Option(
-            "--target", "-t", help="Alias (or stage with --stage) to evaluate promotion to."
+            "--target",
+            "-t",
+            help="Alias (or stage with --stage) to evaluate promotion to. "
+            "Default: the policy data's default_target (production).",
+            show_default=False,
         ),
     ] = None,
     stage: Annotated[
         bool, typer.Option("--stage", help="--target names a stage, not an alias.")
     ] = False,
+    tracking_uri: TrackingUriOpt = None,
+    registry_uri: RegistryUriOpt = None,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
     opa_url: OpaUrlOpt = None,
@@ -199,26 +229,57 @@ def check(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:
-    """Evaluate the gates and print the report. Exit 0 allowed, 1 blocked, 2 error.
+    """Evaluate the gates for a model version (or a gate input document); print the report.
 
-    Example:
+    Exit 0 allowed, 1 blocked, 2 error. Without --target the version is checked for the
+    policy data's default_target (production). A check is a read: it sets no alias, writes
+    no tag and logs nothing (promote does).
+
+    Examples:
+
+        mlgate check chatbot 3
+
+        mlgate check chatbot@champion --target public --format json
 
         mlgate check --input examples/gate_input_blocked.json --format table
     """
-    from .runner import evaluate, load_gate_input, retarget
+    from .runner import attach_waivers, evaluate, load_gate_input, retarget
 
-    if input_file is None:
-        raise InputError("check: give --input FILE (a gate input document)")
-    gate_input = load_gate_input(input_file)
-    policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
-    if target is not None:
-        gate_input = retarget(gate_input, target, "stage" if stage else "alias", policy_set.config)
-    decision = evaluate(gate_input, eng, policy_set)
+    kind = "stage" if stage else "alias"
+    warnings: list[str] | None = None
+    if input_file is not None:
+        if model is not None:
+            raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
+        gate_input = load_gate_input(input_file)
+        policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+        if target is not None:
+            gate_input = retarget(gate_input, target, kind, policy_set.config)
+    else:
+        if model is None:
+            raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE")
+        from .evidence import Registry, configure_cli_environment, parse_version_ref
+
+        ref = parse_version_ref(model, version)
+        policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+        configure_cli_environment()
+        registry = Registry(tracking_uri, registry_uri)
+        _, gate_input = registry.gate_input(
+            ref,
+            target=target or policy_set.config.default_target,
+            kind=kind,
+            config=policy_set.config,
+        )
+        gate_input, warnings = attach_waivers(gate_input, policy_set)
+    decision = evaluate(gate_input, eng, policy_set, warnings=warnings)
     raise typer.Exit(report([decision], fmt, output))
 
 
 # Register the other command groups (import-light modules).
+from .commands import demo as _demo_commands  # noqa: E402,F401
+from .commands import log as _log_commands  # noqa: E402,F401
 from .commands import policy as _policy_commands  # noqa: E402,F401
+from .commands import registry as _registry_commands  # noqa: E402,F401
+
 
 def main() -> None:
     app()

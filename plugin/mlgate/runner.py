@@ -60,6 +60,13 @@ def input_sha256(gate_input: GateInput) -> str:
     return hashlib.sha256(canonical_json(gate_input.model_dump(mode="json"))).hexdigest()
 
 
+def serialise(gate_input: GateInput) -> tuple[dict[str, Any], str, str]:
+    """The gate input as a JSON document, its canonical text, and that text's sha256."""
+    document = gate_input.model_dump(mode="json")
+    text = canonical_json(document)
+    return document, text.decode(), hashlib.sha256(text).hexdigest()
+
+
 def load_gate_input(path: str | Path) -> GateInput:
     """Read and validate a gate input document; :class:`InputError` names file and field."""
     from pydantic import ValidationError
@@ -111,6 +118,7 @@ def build_decision(
     *,
     engine_name: str,
     revision: str,
+    sha256: str | None = None,
 ) -> Decision:
     """Check the engine's raw decision and dress it with METADATA wording."""
     _expect(isinstance(raw, dict), "not an object")
@@ -150,7 +158,7 @@ def build_decision(
         waivers_applied=waivers,
         policy_revision=revision,
         engine=engine_name,  # type: ignore[arg-type]
-        input_sha256=input_sha256(gate_input),
+        input_sha256=sha256 or input_sha256(gate_input),
         evaluated_at=gate_input.now,
     )
 
@@ -211,9 +219,15 @@ def evaluate(
     The document is evaluated as it is (``--input`` replays a logged decision); registry
     flows first fill in the active waivers with :func:`attach_waivers`.
     """
-    raw = engine.evaluate(gate_input.model_dump(mode="json"))
+    document, text, sha256 = serialise(gate_input)
+    raw = engine.evaluate(document, text)
     decision = build_decision(
-        gate_input, raw, policy_set, engine_name=engine.name, revision=engine.revision()
+        gate_input,
+        raw,
+        policy_set,
+        engine_name=engine.name,
+        revision=engine.revision(),
+        sha256=sha256,
     )
     if warnings:
         decision.warnings = list(warnings)

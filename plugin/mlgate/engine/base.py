@@ -20,8 +20,12 @@ DECISION_RULE = "data." + DECISION_PATH.replace("/", ".")
 class Engine(Protocol):
     name: str
 
-    def evaluate(self, gate_input: dict[str, Any]) -> Any:
-        """Return the value of ``data.mlgate.main.decision`` for ``gate_input``."""
+    def evaluate(self, gate_input: dict[str, Any], text: str | None = None) -> Any:
+        """Return the value of ``data.mlgate.main.decision`` for ``gate_input``.
+
+        ``text``, when given, is ``gate_input`` already serialised as JSON: an engine may
+        use it instead of serialising again.
+        """
         ...
 
     def revision(self) -> str:

@@ -91,21 +91,23 @@ class EmbeddedEngine:
             cache[self._key] = engine
         return engine
 
-    def evaluate(self, gate_input: dict[str, Any]) -> Any:
+    def evaluate(self, gate_input: dict[str, Any], text: str | None = None) -> Any:
         engine = self._compiled()
         try:
-            engine.set_input_json(json.dumps(gate_input))
-            result = engine.eval_query(DECISION_RULE)
+            engine.set_input_json(text if text is not None else json.dumps(gate_input))
+            # eval_rule returns None for an undefined rule; the decision is an object.
+            value = engine.eval_rule(DECISION_RULE)
         except BaseException as exc:  # noqa: BLE001 - panics included: fail closed
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            if "not a valid rule path" in str(exc):
+                raise EngineError(
+                    f"{DECISION_RULE} is undefined: no such rule in the policy set"
+                ) from exc
             raise EngineError(f"embedded engine failed: {one_line(str(exc))}") from exc
-        values = [
-            expr["value"] for row in result.get("result", []) for expr in row.get("expressions", [])
-        ]
-        if not values:
+        if value is None:
             raise EngineError(f"{DECISION_RULE} is undefined for this input")
-        return values[0]
+        return value
 
     def revision(self) -> str:
         return self.policy_set.revision

@@ -213,7 +213,7 @@ class OpaEngine:
 
     # ------------------------------------------------------------------ engine protocol
 
-    def evaluate(self, gate_input: dict[str, Any]) -> Any:
+    def evaluate(self, gate_input: dict[str, Any], text: str | None = None) -> Any:
         """``POST /v1/data/mlgate/main/decision``; the ``result`` value or :class:`EngineError`."""
         import requests
 

@@ -1,0 +1,241 @@
+"""``mlgate promote`` and ``mlgate manifest validate | attach``: the registry-writing commands.
+
+The commands are thin: :func:`promote` does the work and is what ``mlgate demo`` calls.
+A promotion is logged (source ``cli``) and tagged on the version, allowed or blocked;
+``--dry-run`` evaluates and reports but writes nothing anywhere. ``mlgate check`` is a
+read and logs nothing, as ``conftest test`` and an OPA query write nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..cli import (
+    EXIT_ALLOWED,
+    EngineChoice,
+    EngineOpt,
+    Format,
+    FormatOpt,
+    OpaTimeoutOpt,
+    OpaTokenOpt,
+    OpaUrlOpt,
+    OutputOpt,
+    PoliciesOpt,
+    RegistryUriOpt,
+    app,
+    guarded,
+    load_engine,
+    report,
+)
+from .options import DecisionLogOpt, TrackingUriOpt
+
+if TYPE_CHECKING:
+    from ..evidence import Evidence, Registry, VersionRef
+    from ..models import Decision, GateInput
+    from ..policy import PolicySet
+
+manifest_app = typer.Typer(
+    help="Validate a training-data manifest, or attach one to a model version.",
+    no_args_is_help=True,
+)
+app.add_typer(manifest_app, name="manifest")
+
+
+# --------------------------------------------------------------------------- library
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What :func:`promote` did: the decision, the input it was made on, and the alias."""
+
+    decision: Decision
+    gate_input: GateInput
+    alias_set: bool
+
+
+def before_alias(registry: Registry, evidence: Evidence, decision: Decision) -> None:
+    """Test seam: runs after evaluation and before the evidence is re-read for the alias.
+
+    Does nothing. Tests replace it (``monkeypatch.setattr``) to change a version's tags in
+    that window and prove that :func:`promote` then refuses to set the alias.
+    """
+
+
+def promote(
+    registry: Registry,
+    ref: VersionRef,
+    alias: str,
+    engine: Any,
+    policy_set: PolicySet,
+    *,
+    decision_log: str | None,
+    dry_run: bool = False,
+    source: str = "cli",
+) -> Promotion:
+    """Evaluate promoting ``ref`` to ``alias``; when allowed, set the alias.
+
+    Order, so that nothing acts on evidence it did not check and nothing is promoted
+    without an audit record:
+
+    1. read the version and its manifest, add the active waivers, evaluate;
+    2. when allowed, re-read tags and manifest and refuse (:class:`EvidenceChangedError`,
+       exit 2, nothing written) if the evidence the gates read has changed since 1;
+    3. append the decision to the decision log;
+    4. set the alias (allowed only);
+    5. write the decision tags on the version.
+
+    ``dry_run`` stops after 1. A window remains between 2 and 4 (MLflow has no
+    compare-and-set); the server plugin closes it by deciding inside the registry.
+    """
+    from ..decisionlog import DecisionLog, current_actor, default_log_url
+    from ..evidence import EvidenceChangedError, build_gate_input
+    from ..runner import attach_waivers, evaluate
+
+    evidence = registry.read(ref)
+    gate_input, warnings = attach_waivers(
+        build_gate_input(evidence, target=alias, kind="alias", config=policy_set.config),
+        policy_set,
+    )
+    decision = evaluate(gate_input, engine, policy_set, warnings=warnings)
+    if dry_run:
+        return Promotion(decision, gate_input, alias_set=False)
+    if decision.allowed:
+        before_alias(registry, evidence, decision)
+        changed = registry.read(ref).changes_since(evidence)
+        if changed:
+            raise EvidenceChangedError(
+                f"promote: the evidence on model {evidence.model!r} version "
+                f"{evidence.version} changed while it was being evaluated "
+                f"({', '.join(changed)}); alias {alias!r} not set, nothing logged; "
+                "run promote again"
+            )
+    with DecisionLog(decision_log or default_log_url(registry.tracking_uri)) as log:
+        log.append(decision, gate_input, actor=current_actor(), source=source)
+    if decision.allowed:
+        registry.set_alias(evidence.model, alias, evidence.version)
+    registry.write_decision_tags(decision)
+    return Promotion(decision, gate_input, alias_set=decision.allowed)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command("promote")
+@guarded
+def promote_command(
+    model: Annotated[str, typer.Argument(help="Registered model name.", show_default=False)],
+    version: Annotated[str, typer.Argument(help="Model version number.", show_default=False)],
+    alias: Annotated[
+        str,
+        typer.Option(
+            "--alias", "-a", help="Alias to set when the gates allow it, e.g. production.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Evaluate and report only: set no alias, write no tag, log nothing."
+        ),
+    ] = False,
+    tracking_uri: TrackingUriOpt = None,
+    registry_uri: RegistryUriOpt = None,
+    decision_log: DecisionLogOpt = None,
+    policies: PoliciesOpt = None,
+    engine: EngineOpt = EngineChoice.embedded,
+    opa_url: OpaUrlOpt = None,
+    opa_token: OpaTokenOpt = None,
+    opa_timeout: OpaTimeoutOpt = 5.0,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """Check a model version, then set ALIAS on it only if the gates allow it.
+
+    The decision is appended to the decision log and written on the version as the tags
+    mlgate.decision, mlgate.decision_id, mlgate.policy_revision and mlgate.checked_at,
+    allowed or blocked. If the version's compliance tags or manifest change while it is
+    being evaluated, the alias is not set (exit 2). Exit 0 allowed (alias set), 1 blocked,
+    2 error.
+
+    Example:
+
+        mlgate promote chatbot 3 --alias production
+    """
+    from ..evidence import Registry, configure_cli_environment, parse_version_ref, validate_alias
+
+    ref = parse_version_ref(model, version)
+    validate_alias(alias)
+    policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+    configure_cli_environment()
+    registry = Registry(tracking_uri, registry_uri)
+    result = promote(
+        registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
+    )
+    raise typer.Exit(report([result.decision], fmt, output))
+
+
+@manifest_app.command("validate")
+@guarded
+def manifest_validate(
+    file: Annotated[
+        Path, typer.Argument(help="Data manifest (JSON) to validate.", show_default=False)
+    ],
+) -> None:
+    """Validate a data manifest against schemas/data_manifest.schema.json.
+
+    Exit 0 valid; 2 invalid, with one line naming the file and the field.
+
+    Example:
+
+        mlgate manifest validate compliance/data_manifest.json
+    """
+    from ..evidence import load_manifest_file
+    from ..facts import sha256_hex
+
+    content = load_manifest_file(file)
+    typer.echo(f"{file}: valid data manifest (sha256 {sha256_hex(content)})")
+    raise typer.Exit(EXIT_ALLOWED)
+
+
+@manifest_app.command("attach")
+@guarded
+def manifest_attach(
+    model: Annotated[str, typer.Argument(help="Registered model name.", show_default=False)],
+    version: Annotated[str, typer.Argument(help="Model version number.", show_default=False)],
+    file: Annotated[
+        Path, typer.Argument(help="Data manifest (JSON) to attach.", show_default=False)
+    ],
+    tracking_uri: TrackingUriOpt = None,
+    registry_uri: RegistryUriOpt = None,
+) -> None:
+    """Validate FILE, log it as the version's manifest artifact and tag its digest.
+
+    FILE becomes the version's compliance/data_manifest.json (for MLflow 3 logged models
+    and run-based versions alike) and its sha256 the tag compliance.data_manifest.sha256,
+    set only after the artifact reads back intact. An invalid file is refused (exit 2)
+    before anything is written.
+
+    Example:
+
+        mlgate manifest attach chatbot 3 data_manifest.json
+    """
+    from ..evidence import (
+        Registry,
+        configure_cli_environment,
+        load_manifest_file,
+        parse_version_ref,
+    )
+
+    ref = parse_version_ref(model, version)
+    load_manifest_file(file)  # refuse a bad file before touching the registry
+    configure_cli_environment()
+    registry = Registry(tracking_uri, registry_uri)
+    evidence, digest = registry.attach_manifest(ref, file)
+    typer.echo(
+        f"attached {file} to model {evidence.model} version {evidence.version} "
+        f"(sha256 {digest})"
+    )
