@@ -11,13 +11,25 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .commands.options import TrackingUriOpt
+from .commands.options import (  # noqa: F401 - re-exported for the command modules
+    DecisionLogOpt,
+    EngineChoice,
+    EngineOpt,
+    Format,
+    FormatOpt,
+    OpaTimeoutOpt,
+    OpaTokenOpt,
+    OpaUrlOpt,
+    OutputOpt,
+    PoliciesOpt,
+    RegistryUriOpt,
+    TrackingUriOpt,
+)
 from .errors import InputError, MlgateError, one_line
 
 app = typer.Typer(
@@ -30,70 +42,21 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Markdown: paragraphs reflow, indented blocks (the examples) stay as written.
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-policy_app = typer.Typer(help="Test, check and publish the Rego policies.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Test, check and publish the Rego policies.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 app.add_typer(policy_app, name="policy")
 
 EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
 _state = {"debug": bool(os.environ.get("MLGATE_DEBUG"))}
 
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    junit = "junit"
-    sarif = "sarif"
-    markdown = "markdown"
-    github = "github"
-
-
-class EngineChoice(StrEnum):
-    embedded = "embedded"
-    opa = "opa"
-
-
-# Shared options, defined once.
-PoliciesOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--policies",
-        envvar="MLGATE_POLICIES",
-        help="Policy directory (Rego + data.json). Default: the bundled policies.",
-        show_default=False,
-    ),
-]
-EngineOpt = Annotated[
-    EngineChoice,
-    typer.Option("--engine", envvar="MLGATE_ENGINE", help="Rego engine to evaluate with."),
-]
-OpaUrlOpt = Annotated[
-    str | None,
-    typer.Option("--opa-url", envvar="MLGATE_OPA_URL", help="OPA server URL (engine opa)."),
-]
-OpaTokenOpt = Annotated[
-    str | None,
-    typer.Option("--opa-token", envvar="MLGATE_OPA_TOKEN", help="Bearer token for the OPA server."),
-]
-OpaTimeoutOpt = Annotated[
-    float,
-    typer.Option("--opa-timeout", envvar="MLGATE_OPA_TIMEOUT", help="Seconds per OPA request."),
-]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
-]
-RegistryUriOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--registry-uri",
-        envvar="MLFLOW_REGISTRY_URI",
-        help="MLflow model registry URI. Default: MLFLOW_REGISTRY_URI, else the tracking URI.",
-        show_default=False,
-    ),
-]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,10 +1,67 @@
-"""Options shared by several command modules, defined once (the rest live in ``cli``)."""
+"""Options shared by several commands, defined once. ``cli`` re-exports them."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    sarif = "sarif"
+    markdown = "markdown"
+    github = "github"
+
+
+class EngineChoice(StrEnum):
+    embedded = "embedded"
+    opa = "opa"
+
+
+PoliciesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policies",
+        envvar="MLGATE_POLICIES",
+        help="Policy directory (Rego + data.json). Default: the bundled policies.",
+        show_default=False,
+    ),
+]
+EngineOpt = Annotated[
+    EngineChoice,
+    typer.Option("--engine", envvar="MLGATE_ENGINE", help="Rego engine to evaluate with."),
+]
+OpaUrlOpt = Annotated[
+    str | None,
+    typer.Option("--opa-url", envvar="MLGATE_OPA_URL", help="OPA server URL (engine opa)."),
+]
+OpaTokenOpt = Annotated[
+    str | None,
+    typer.Option("--opa-token", envvar="MLGATE_OPA_TOKEN", help="Bearer token for the OPA server."),
+]
+OpaTimeoutOpt = Annotated[
+    float,
+    typer.Option("--opa-timeout", envvar="MLGATE_OPA_TIMEOUT", help="Seconds per OPA request."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
+]
+RegistryUriOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry-uri",
+        envvar="MLFLOW_REGISTRY_URI",
+        help="MLflow model registry URI. Default: MLFLOW_REGISTRY_URI, else the tracking URI.",
+        show_default=False,
+    ),
+]
 
 DecisionLogOpt = Annotated[
     str | None,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 manifest_app = typer.Typer(
     help="Validate a training-data manifest, or attach one to a model version.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(manifest_app, name="manifest")
 
