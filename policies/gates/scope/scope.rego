@@ -1,5 +1,5 @@
 # METADATA
-# title: Public-facing service in mainland China
+# title: Scope decided (public service in mainland China?)
 # description: >-
 #   Decides whether the Interim Measures apply: a generative AI service offered
 #   to the public within mainland China. Out of scope, the other gates are not
