@@ -255,15 +255,17 @@ def missing_gates(policy_set: PolicySet) -> list[str]:
     return [g for g in GATE_IDS if g not in policy_set.gate_meta]
 
 
+class _KeepUnknown(dict):
+    """Format mapping that leaves unknown ``{name}`` placeholders visible."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def format_message(template: str, params: dict[str, Any]) -> str:
     """Fill ``{name}`` placeholders; unknown names stay visible rather than raising."""
-
-    class _Keep(dict):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
     try:
-        return template.format_map(_Keep({k: _show(v) for k, v in params.items()}))
+        return template.format_map(_KeepUnknown({k: _show(v) for k, v in params.items()}))
     except (ValueError, IndexError):
         return template
 
