@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["fixtures_opa", "fixtures_mlflow", "fixtures_db"]
+pytest_plugins = ["fixtures_opa", "fixtures_mlflow", "fixtures_db", "fixtures_server"]

@@ -257,7 +257,7 @@ _DRIVER_FALLBACKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _with_installed_driver(url: sa.engine.URL) -> sa.engine.URL:
+def with_installed_driver(url: sa.engine.URL) -> sa.engine.URL:
     from importlib.util import find_spec
 
     fallback = _DRIVER_FALLBACKS.get(url.drivername)
@@ -296,7 +296,7 @@ class DecisionLog:
                 f"decision log {self.masked_url!r} is not a database URL "
                 "(expected e.g. sqlite:///mlgate-decisions.db or postgresql://user@host/db)"
             ) from exc
-        parsed = _with_installed_driver(parsed)
+        parsed = with_installed_driver(parsed)
         connect_args: dict[str, Any] = {}
         backend, _, driver = parsed.drivername.partition("+")
         if backend == "sqlite":
@@ -391,6 +391,7 @@ class DecisionLog:
         self,
         *,
         blocked_only: bool = False,
+        allowed_only: bool = False,
         model: str | None = None,
         since: datetime | None = None,
         limit: int = 200,
@@ -402,6 +403,8 @@ class DecisionLog:
         query = sa.select(t)
         if blocked_only:
             query = query.where(t.c.allowed.is_(False))
+        if allowed_only:
+            query = query.where(t.c.allowed.is_(True))
         if model is not None:
             query = query.where(t.c.model == model)
         if since is not None:

@@ -1,0 +1,28 @@
+"""The MLflow server plugins: the gated model-registry store and the release managers' page.
+
+Entry points (``pyproject.toml``)::
+
+    [project.entry-points."mlflow.model_registry_store"]
+    "mlgate+sqlite" = "mlgate.registry:make_store"       # also +postgresql, +mysql, +mssql
+
+    [project.entry-points."mlflow.app"]
+    mlgate = "mlgate.registry.app:create_app"
+
+This module must stay import-light: MLflow loads the ``mlflow.model_registry_store`` entry
+points while it may still be importing itself, so importing the real store here (which
+imports MLflow's SQL store) can fail with a circular import. The factory imports it lazily.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PREFIX = "mlgate+"
+BACKENDS: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def make_store(store_uri: str, tracking_uri: str | None = None) -> Any:
+    """Build the gated registry store for ``mlgate+<backend>://...`` (MLflow calls this)."""
+    from .store import build_store
+
+    return build_store(store_uri, tracking_uri)

@@ -1,0 +1,310 @@
+"""Fixtures: real ``mlflow server`` processes with the mlgate registry plugin and page.
+
+``gated_servers`` (session) starts a server the first time a test asks for a backend and
+variant, and keeps it for the rest of the session:
+
+    server = gated_servers.get("sqlite")                       # plugin, embedded engine
+    server = gated_servers.get("postgresql", database_url=url)  # a fresh database on url
+    server = gated_servers.get("sqlite", "opa-down")           # engine opa, closed port
+
+``server_for(request, gated_servers, backend)`` does the second with the session's
+``postgres_url`` / ``mysql_url`` fixture, which skips when its variable is unset.
+
+Each is ``mlflow server --registry-store-uri mlgate+<backend>://... --app-name mlgate`` on
+127.0.0.1 (a free port, one uvicorn worker, no job runner, proxied artifacts in a tmp dir),
+waited for on ``/health`` and stopped by its process group at the end. PostgreSQL and
+MariaDB servers get a fresh database, dropped afterwards.
+
+The decision log is in the registry's own database: for sqlite the very same file (set
+with ``MLGATE_DECISION_LOG``, the hardest case: MLflow and the log write one file), for
+PostgreSQL and MariaDB by ``default_log_url``'s rule (no setting). The ``opa-down``
+variant uses the default sqlite rule (``mlgate-decisions.db`` beside the database).
+
+The ``basic-auth`` variant runs MLflow's authentication app instead of the page (a
+server runs one app); its admin is :data:`AUTH_ADMIN`.
+
+The registry URIs cover both spellings users write: ``mlgate+postgresql://`` (no driver:
+the store picks the installed one) and ``mlgate+mysql+pymysql://`` (driver given).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from fixtures_mlflow import (
+    RegistryHelper,
+    _new_helper,
+    _stop,
+    _wait_healthy,
+    closed_port_url,
+    free_port,
+)
+
+if TYPE_CHECKING:
+    from mlgate.decisionlog import DecisionLog, LogEntry
+
+BACKENDS: tuple[str, ...] = ("sqlite", "postgresql", "mysql")
+_DB_URL_FIXTURE = {"postgresql": "postgres_url", "mysql": "mysql_url"}
+
+
+@dataclass
+class GatedServer:
+    """One running server: its URL, databases, and its decision log."""
+
+    url: str
+    backend: str
+    variant: str
+    store_uri: str  # the plain SQLAlchemy URL of the tracking/registry database
+    registry_uri: str  # what --registry-store-uri says (mlgate+...)
+    log_url: str  # where the plugin appends decisions
+    root: Path
+    pid: int
+    _log: DecisionLog | None = field(default=None, repr=False)
+
+    @property
+    def server_log(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")
+
+    def helper(self, tmp_path: Path) -> RegistryHelper:
+        """A scratch experiment on this server, through the plain MLflow client."""
+        return _new_helper(self.url, tmp_path, None)
+
+    @property
+    def decision_log(self) -> DecisionLog:
+        from mlgate.decisionlog import DecisionLog
+
+        if self._log is None:
+            self._log = DecisionLog(self.log_url)
+        return self._log
+
+    def decisions(self, model: str) -> list[LogEntry]:
+        """Every logged decision for ``model``, oldest first."""
+        entries = self.decision_log.entries(model=model, limit=10_000)
+        return sorted(entries, key=lambda e: e.id)
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+
+# --------------------------------------------------------------------------- databases
+
+
+def _admin_engine(base: str) -> sa.engine.Engine:
+    return sa.create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def create_database(backend: str, base: str, root: Path) -> str:
+    """A fresh, empty database for one server; its URL."""
+    if backend == "sqlite":
+        return f"sqlite:///{root / 'mlflow.db'}"
+    name = f"mlgate_srv_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    finally:
+        admin.dispose()
+    return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(backend: str, base: str, url: str) -> None:
+    if backend == "sqlite":
+        return
+    name = sa.engine.make_url(url).database
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        admin.dispose()
+
+
+def registry_uri_for(backend: str, store_uri: str) -> str:
+    """``mlgate+`` and the store URI; PostgreSQL without its driver (the plugin picks it)."""
+    if backend == "postgresql":
+        url = sa.engine.make_url(store_uri).set(drivername="postgresql")
+        return "mlgate+" + url.render_as_string(hide_password=False)
+    return "mlgate+" + store_uri
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def start_server(
+    root: Path,
+    backend_store_uri: str,
+    registry_store_uri: str,
+    env: dict[str, str],
+    *,
+    app_name: str | None = "mlgate",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``mlflow server`` in its own process group; wait for ``/health``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "server.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        full_env.pop(key, None)
+    full_env.update(
+        {
+            # No background job runner (huey consumers we do not need).
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            **env,
+        }
+    )
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+        "--backend-store-uri", backend_store_uri,
+        "--registry-store-uri", registry_store_uri,
+        "--artifacts-destination", str(root / "artifacts"),
+    ]
+    if app_name:
+        command += ["--app-name", app_name]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # uvicorn is its child: stopped as one group
+        )
+    try:
+        _wait_healthy(url, proc, log, timeout=120)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc, url
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "default": {},
+    # The opa engine on a port where nothing listens: every gated call must refuse.
+    "opa-down": {"MLGATE_ENGINE": "opa", "MLGATE_OPA_TIMEOUT": "2"},
+    # MLflow's own authentication (--app-name basic-auth) in front of the registry plugin.
+    "basic-auth": {},
+}
+AUTH_ADMIN = ("admin", "mlgate-test-admin-password-1")
+
+
+def _basic_auth_env(root: Path) -> dict[str, str]:
+    ini = root / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{root / 'auth.db'}\n"
+        f"admin_username = {AUTH_ADMIN[0]}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+        encoding="utf-8",
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(ini),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": AUTH_ADMIN[1],
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": uuid.uuid4().hex,
+    }
+
+
+class ServerPool:
+    """Servers by (backend, variant), started on first use, stopped at session end."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self._factory = factory
+        self._servers: dict[tuple[str, str], GatedServer] = {}
+        self._cleanup: list[Any] = []
+
+    def get(self, backend: str, variant: str = "default", *, database_url: str = "") -> GatedServer:
+        key = (backend, variant)
+        if key not in self._servers:
+            if backend != "sqlite" and not database_url:
+                raise ValueError(f"a {backend} server needs the database_url to create it on")
+            self._servers[key] = self._start(backend, variant, database_url)
+        return self._servers[key]
+
+    def _start(self, backend: str, variant: str, base: str) -> GatedServer:
+        root = self._factory.mktemp(f"server-{backend}-{variant}")
+        store_uri = create_database(backend, base, root)
+        self._cleanup.append(lambda: drop_database(backend, base, store_uri))
+        registry_uri = registry_uri_for(backend, store_uri)
+        env = dict(VARIANTS[variant])
+        if variant == "opa-down":
+            env["MLGATE_OPA_URL"] = closed_port_url()
+        if backend == "sqlite" and variant == "default":
+            env["MLGATE_DECISION_LOG"] = store_uri
+            log_url = store_uri
+        else:
+            from mlgate.decisionlog import default_log_url
+
+            saved = os.environ.pop("MLGATE_DECISION_LOG", None)
+            try:
+                log_url = default_log_url(registry_uri)
+            finally:
+                if saved is not None:
+                    os.environ["MLGATE_DECISION_LOG"] = saved
+        app_name = "mlgate"
+        if variant == "basic-auth":
+            env.update(_basic_auth_env(root))
+            app_name = "basic-auth"
+        proc, url = start_server(root, store_uri, registry_uri, env, app_name=app_name)
+        self._cleanup.append(lambda: _stop(proc))
+        server = GatedServer(
+            url=url,
+            backend=backend,
+            variant=variant,
+            store_uri=store_uri,
+            registry_uri=registry_uri,
+            log_url=log_url,
+            root=root,
+            pid=proc.pid,
+        )
+        self._cleanup.append(server.close)
+        return server
+
+    def close(self) -> None:
+        errors: list[BaseException] = []
+        for step in reversed(self._cleanup):  # stop servers before dropping databases
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - clean up the rest, then report
+                errors.append(exc)
+        self._cleanup.clear()
+        if errors:
+            raise errors[0]
+
+
+def server_for(
+    request: pytest.FixtureRequest, pool: ServerPool, backend: str, variant: str = "default"
+) -> GatedServer:
+    """The pool's server for ``backend``; skips when that database is not configured."""
+    base = "" if backend == "sqlite" else request.getfixturevalue(_DB_URL_FIXTURE[backend])
+    return pool.get(backend, variant, database_url=base)
+
+
+@pytest.fixture(scope="session")
+def gated_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
+    pool = ServerPool(tmp_path_factory)
+    try:
+        yield pool
+    finally:
+        pool.close()
