@@ -7,7 +7,7 @@ GitHub Actions cannot run here, so the workflow is tested in three ways:
 - its scripts: the ``run:`` scripts of the steps are executed with bash, their ``env:``
   resolved from given inputs as the runner would, against a real local MLflow registry
   (exit codes, the step output, annotations, the job summary, an injection attempt);
-- the caller snippets in docs/ci-gate.md: linted by actionlint next to a copy of the
+- the caller snippets in README.md: linted by actionlint next to a copy of the
   workflow, which makes actionlint check the caller's inputs and secrets against it.
 """
 
@@ -32,7 +32,7 @@ from helpers import ROOT
 from mlgate.demo import demo_models
 
 WORKFLOW = ROOT / ".github" / "workflows" / "mlgate-gate.yml"
-DOC = ROOT / "docs" / "ci-gate.md"
+DOC = ROOT / "README.md"
 VENV_BIN = Path(sys.executable).parent
 
 INPUTS = {"model", "version", "target", "tracking-uri", "policies", "mlgate-version", "sarif"}
@@ -262,7 +262,7 @@ def run_step(
 
 
 def demo_blocked_tags() -> dict[str, str]:
-    """The evidence of ``mlgate demo``'s blocked model, as docs/ci-gate.md shows it."""
+    """The evidence of ``mlgate demo``'s blocked model, as README.md shows it."""
     (model,) = (m for m in demo_models(date.today()) if m.expected == "blocked")
     assert model.name == "demo-image-generator"
     return model.tags
@@ -299,14 +299,14 @@ def test_a_blocked_version_fails_the_step_with_annotations_and_a_summary(
     )
     assert "### mlgate: demo-image-generator v1 -\\> production: BLOCKED" in run.summary
 
-    # docs/ci-gate.md pastes this output: it must still be what mlgate prints.
+    # README.md pastes this output: it must still be what mlgate prints.
     doc = DOC.read_text(encoding="utf-8")
     for line in run.stdout.splitlines():
-        assert line in doc, f"docs/ci-gate.md is out of date: {line}"
+        assert line in doc, f"README.md is out of date: {line}"
     quoted = {line[1:].strip() for line in doc.splitlines() if line.startswith(">")}
     for line in run.summary.splitlines():
         if line.strip() and not line.startswith("Decision `"):
-            assert line.strip() in quoted, f"docs/ci-gate.md summary is out of date: {line}"
+            assert line.strip() in quoted, f"README.md summary is out of date: {line}"
 
 
 def test_an_allowed_version_passes_and_a_warn_target_passes_with_warnings(
