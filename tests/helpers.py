@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -61,3 +63,55 @@ def decide(
     if target is not None:
         gate_input = retarget(gate_input, target, "alias", policy_set.config)
     return evaluate(gate_input, engine, policy_set), gate_input
+
+
+def one_error_line(run: Run) -> str:
+    assert run.exit_code == 2, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("mlgate: error: ")
+    return lines[0]
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=Compliance",
+            "-c",
+            "user.email=compliance@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def policy_repo(tmp_path: Path) -> Path:
+    """A throwaway git repository with a copy of the bundled policies, committed."""
+    repo = tmp_path / "repo"
+    shutil.copytree(POLICIES, repo / "policies")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "policies")
+    git(repo, "commit", "-q", "-m", "policies")
+    return repo
+
+
+def edit_config(policies: Path, **changes: Any) -> None:
+    """Set ``mlgate.config.<section>.<key>`` values, e.g. assessment={"max_age_days": 10}."""
+    path = policies / "data.json"
+    data = json.loads(path.read_text())
+    for section, values in changes.items():
+        data["mlgate"]["config"][section].update(values)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def write_waivers(policies: Path, *entries: dict[str, Any]) -> None:
+    (policies / "waivers.json").write_text(json.dumps({"waivers": list(entries)}))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, POLICIES, mlgate
+from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
 
 BLOCKED = str(EXAMPLES / "gate_input_blocked.json")
 ALLOWED = str(EXAMPLES / "gate_input_allowed.json")
@@ -81,24 +81,15 @@ def test_output_file_is_written_and_stdout_empty(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
 
 
-def _one_error_line(run) -> str:
-    assert run.exit_code == 2, (run.exit_code, run.stdout, run.stderr)
-    assert run.stdout == ""
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    return lines[0]
-
-
 def test_missing_file(tmp_path: Path) -> None:
-    line = _one_error_line(mlgate("check", "--input", str(tmp_path / "nope.json")))
+    line = one_error_line(mlgate("check", "--input", str(tmp_path / "nope.json")))
     assert "nope.json" in line and "cannot read" in line
 
 
 def test_malformed_json(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"model": {"name": "m",}')
-    line = _one_error_line(mlgate("check", "--input", str(bad)))
+    line = one_error_line(mlgate("check", "--input", str(bad)))
     assert "bad.json:1:" in line and "not valid JSON" in line
 
 
@@ -107,7 +98,7 @@ def test_document_failing_the_schema_names_the_field(tmp_path: Path) -> None:
     document["facts"]["audience"] = "everyone"
     bad = tmp_path / "schema.json"
     bad.write_text(json.dumps(document))
-    line = _one_error_line(mlgate("check", "--input", str(bad)))
+    line = one_error_line(mlgate("check", "--input", str(bad)))
     assert "schema.json" in line and "facts.audience" in line
 
 
@@ -116,7 +107,7 @@ def test_policy_directory_with_a_syntax_error(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, policies)
     gate = policies / "gates" / "filing" / "filing.rego"
     gate.write_text(gate.read_text() + "\nbroken if {\n")
-    line = _one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
+    line = one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
     assert "filing.rego:" in line
 
 
@@ -127,7 +118,7 @@ def test_policy_set_leaving_a_gate_undefined_blocks_with_exit_2(tmp_path: Path) 
     gate.write_text(
         gate.read_text().replace("result := lib.gate_result", "unused := lib.gate_result")
     )
-    line = _one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
+    line = one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
     assert "labeling" in line and "undefined" in line
 
 
@@ -137,17 +128,17 @@ def test_bad_policy_data_names_the_field(tmp_path: Path) -> None:
     data = json.loads((policies / "data.json").read_text())
     data["mlgate"]["config"]["assessment"]["max_age_days"] = "a year"
     (policies / "data.json").write_text(json.dumps(data))
-    line = _one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
+    line = one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(policies)))
     assert "data.json" in line and "assessment.max_age_days" in line
 
 
 def test_missing_policy_directory(tmp_path: Path) -> None:
-    line = _one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(tmp_path / "x")))
+    line = one_error_line(mlgate("check", "--input", ALLOWED, "--policies", str(tmp_path / "x")))
     assert "policy directory not found" in line
 
 
 def test_opa_engine_without_url() -> None:
-    line = _one_error_line(mlgate("check", "--input", ALLOWED, "--engine", "opa"))
+    line = one_error_line(mlgate("check", "--input", ALLOWED, "--engine", "opa"))
     assert "--opa-url" in line
 
 
@@ -158,7 +149,7 @@ def test_unknown_format_is_a_usage_error() -> None:
 
 def test_output_to_a_missing_directory(tmp_path: Path) -> None:
     out = tmp_path / "no" / "such" / "dir.json"
-    line = _one_error_line(mlgate("check", "--input", BLOCKED, "--output", str(out)))
+    line = one_error_line(mlgate("check", "--input", BLOCKED, "--output", str(out)))
     assert "dir.json" in line and not out.exists()
 
 

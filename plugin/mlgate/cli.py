@@ -238,6 +238,7 @@ def check(
 
 
 # Register the other command groups (import-light modules).
+from .commands import audit as _audit_commands  # noqa: E402,F401
 from .commands import demo as _demo_commands  # noqa: E402,F401
 from .commands import log as _log_commands  # noqa: E402,F401
 from .commands import policy as _policy_commands  # noqa: E402,F401

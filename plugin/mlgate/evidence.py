@@ -355,7 +355,7 @@ class Registry:
         if self._client is None:
             if not self.create:
                 self._require_databases()
-            with self._calling("connect"):
+            with self.calling("connect"):
                 from mlflow.tracking import MlflowClient
 
                 self._client = MlflowClient(
@@ -374,8 +374,12 @@ class Registry:
                 )
 
     @contextmanager
-    def _calling(self, what: str) -> Iterator[None]:
-        """Map whatever MLflow, SQLAlchemy or requests raise to one RegistryError line."""
+    def calling(self, what: str) -> Iterator[None]:
+        """Map whatever MLflow, SQLAlchemy or requests raise to one RegistryError line.
+
+        Public for callers that talk to :attr:`client` directly (the batched reads of
+        :mod:`mlgate.audit`): ``with registry.calling("search model versions"): ...``.
+        """
         try:
             yield
         except MlgateError:
@@ -408,9 +412,9 @@ class Registry:
 
     def model_version(self, ref: VersionRef) -> ModelVersion:
         if ref.alias is not None:
-            with self._calling(f"model {ref.model!r} alias {ref.alias!r}"):
+            with self.calling(f"model {ref.model!r} alias {ref.alias!r}"):
                 return self.client.get_model_version_by_alias(ref.model, ref.alias)
-        with self._calling(f"model {ref.model!r} version {ref.version}"):
+        with self.calling(f"model {ref.model!r} version {ref.version}"):
             return self.client.get_model_version(ref.model, str(ref.version))
 
     def read(self, ref: VersionRef) -> Evidence:
@@ -437,14 +441,14 @@ class Registry:
         what = f"model {mv.name!r} version {mv.version} source {source!r}"
         logged = _LOGGED_MODEL_SOURCE.match(source)
         if logged:
-            with self._calling(f"logged model {logged.group(1)} of {what}"):
+            with self.calling(f"logged model {logged.group(1)} of {what}"):
                 return self.client.get_logged_model(logged.group(1)).artifact_location
         if _REGISTERED_SOURCE.match(source):
-            with self._calling(f"download location of {what}"):
+            with self.calling(f"download location of {what}"):
                 return self.client.get_model_version_download_uri(mv.name, str(mv.version))
         if source.startswith("runs:/"):
             run_id, _, path = source[len("runs:/"):].partition("/")
-            with self._calling(f"run {run_id} of {what}"):
+            with self.calling(f"run {run_id} of {what}"):
                 root = self.client.get_run(run_id).info.artifact_uri
             path = path.strip("/")
             return f"{root.rstrip('/')}/{path}" if path else root
@@ -453,7 +457,7 @@ class Registry:
         return source
 
     def _repository(self, location: str) -> ArtifactRepository:
-        with self._calling(f"artifact store {display_uri(location)}"):
+        with self.calling(f"artifact store {display_uri(location)}"):
             from mlflow.store.artifact.artifact_repository_registry import (
                 get_artifact_repository,
             )
@@ -503,13 +507,13 @@ class Registry:
     def write_decision_tags(self, decision: Decision) -> None:
         """Set ``mlgate.decision``, ``.decision_id``, ``.policy_revision``, ``.checked_at``."""
         for key, value in decision_tags(decision).items():
-            with self._calling(
+            with self.calling(
                 f"set tag {key} on model {decision.model!r} version {decision.version}"
             ):
                 self.client.set_model_version_tag(decision.model, decision.version, key, value)
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
-        with self._calling(f"set alias {alias!r} of model {model!r} to version {version}"):
+        with self.calling(f"set alias {alias!r} of model {model!r} to version {version}"):
             self.client.set_registered_model_alias(model, alias, version)
 
     def attach_manifest(self, ref: VersionRef, path: str | Path) -> tuple[Evidence, str]:
@@ -532,7 +536,7 @@ class Registry:
                 f"registry {self.where}: {MANIFEST_ARTIFACT} of model {mv.name!r} version "
                 f"{mv.version} does not read back as written; digest tag not set"
             )
-        with self._calling(f"set tag {DIGEST_TAG} on model {mv.name!r} version {mv.version}"):
+        with self.calling(f"set tag {DIGEST_TAG} on model {mv.name!r} version {mv.version}"):
             self.client.set_model_version_tag(mv.name, str(mv.version), DIGEST_TAG, digest)
         return self.read(VersionRef(mv.name, version=str(mv.version))), digest
 
@@ -541,7 +545,7 @@ class Registry:
         what = f"upload {MANIFEST_ARTIFACT} to model {mv.name!r} version {mv.version}"
         logged = _LOGGED_MODEL_SOURCE.match(source)
         if logged:
-            with self._calling(f"{what} (logged model {logged.group(1)})"):
+            with self.calling(f"{what} (logged model {logged.group(1)})"):
                 self.client.log_model_artifact(logged.group(1), local, MANIFEST_DIR)
             return
         if _REGISTERED_SOURCE.match(source):
@@ -552,7 +556,7 @@ class Registry:
         if source.startswith("runs:/"):
             run_id, _, path = source[len("runs:/"):].partition("/")
             path = path.strip("/")
-            with self._calling(f"{what} (run {run_id})"):
+            with self.calling(f"{what} (run {run_id})"):
                 self.client.log_artifact(
                     run_id, local, f"{path}/{MANIFEST_DIR}" if path else MANIFEST_DIR
                 )
@@ -560,5 +564,5 @@ class Registry:
         if not source:
             raise RegistryError(f"registry {self.where}: {what}: the version has no source")
         repo = self._repository(source)
-        with self._calling(f"{what} ({display_uri(source)})"):
+        with self.calling(f"{what} ({display_uri(source)})"):
             repo.log_artifact(local, MANIFEST_DIR)

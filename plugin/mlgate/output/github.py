@@ -42,7 +42,7 @@ def render(decisions: list[Decision]) -> str:
         if _command_name(d, v)
     ]
     lines.extend(
-        f"::warning title={escape_property('mlgate waiver')}::{escape_data(w)}"
+        f"::warning title={escape_property('mlgate warning')}::{escape_data(w)}"
         for d in decisions
         for w in d.warnings
     )

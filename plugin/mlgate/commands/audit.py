@@ -1,0 +1,475 @@
+"""``mlgate audit`` and ``mlgate policy impact``: compliance's views over the whole registry.
+
+The work is in :mod:`mlgate.audit`; this module parses options, draws the progress bar
+(on a terminal only), chooses the rendering and sets the exit code.
+
+Audit is a read, like ``check``: it writes no tag, sets no alias and appends nothing to
+the decision log. Its report (``--format json|junit|sarif`` into ``--output``) is the
+record of a run; logging audit decisions would also make them the "promotion on record"
+that the next audit compares against, which is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..cli import (
+    EXIT_ALLOWED,
+    EXIT_BLOCKED,
+    EngineChoice,
+    EngineOpt,
+    Format,
+    FormatOpt,
+    OpaTimeoutOpt,
+    OpaTokenOpt,
+    OpaUrlOpt,
+    OutputOpt,
+    PoliciesOpt,
+    RegistryUriOpt,
+    app,
+    emit,
+    guarded,
+    load_engine,
+    policy_app,
+)
+from ..errors import InputError
+from .options import DecisionLogOpt, TrackingUriOpt
+
+if TYPE_CHECKING:
+    from ..audit import AuditResult, Flip, ImpactResult
+    from ..decisionlog import DecisionLog
+    from ..evidence import Registry
+    from ..models import Decision
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Manifests fetched concurrently. Default: 8 against a tracking server "
+        "(http, https), where each fetch waits on round trips; 1 for a database read "
+        "directly, where threads only contend.",
+        show_default=False,
+    ),
+]
+TimingsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--timings",
+        help="Print the time split (registry reads, manifest downloads, evaluation, "
+        "decision log) on stderr.",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when stderr is a terminal; None otherwise (CI logs)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a ``sqlite:///`` URL, None for any other database or ``:memory:``."""
+    url = url.strip().removeprefix("mlgate+")
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    return None if path in ("", ":memory:") else path
+
+
+def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | None, str]:
+    """The decision log to explain against, or None and why there is none.
+
+    A log named with ``--decision-log`` (or ``MLGATE_DECISION_LOG``) must exist: a sqlite
+    file that is not there is exit 2. The default location may be absent (nobody has
+    promoted through mlgate from here): audit still re-evaluates, and says so. A
+    missing sqlite file is never created: audit is a read.
+    """
+    from ..decisionlog import DecisionLog, default_log_url, mask_url
+
+    url = explicit or default_log_url(registry.tracking_uri)
+    path = _sqlite_file(url)
+    if path is not None and not os.path.exists(path):
+        if explicit:
+            raise InputError(f"--decision-log {mask_url(url)}: {path} does not exist")
+        return None, f"no decision log at {mask_url(url)} (give --decision-log)"
+    return DecisionLog(url), ""
+
+
+def summary_line(result: AuditResult, where: str, revision: str) -> str:
+    holdings = len(result.decisions)
+    noun = "holding" if holdings == 1 else "holdings"
+    blocked = len(result.blocked)
+    return (
+        f"audit: {holdings} protected {noun} in {result.versions_scanned} model "
+        f"version(s) of {where}, policy revision {revision or 'none'}: {blocked} blocked, "
+        f"{holdings - blocked} allowed"
+    )
+
+
+def render_audit(result: AuditResult, fmt: Format, summary: str, *, color: bool) -> str:
+    """json, junit and sarif carry every decision (a json list, always); table, markdown
+    and github show the blocked ones, each explained, then the summary line."""
+    from ..output import render
+
+    if fmt is Format.json:
+        documents = [d.model_dump(mode="json") for d in result.decisions]
+        return json.dumps(documents, indent=2) + "\n"
+    if fmt in (Format.junit, Format.sarif):
+        return render(fmt.value, result.decisions)
+    blocked = result.blocked
+    if fmt is Format.github:
+        # Rendered together, so each annotation is prefixed with its model version; the
+        # warnings (the reasons) are prefixed here, since the renderer does not.
+        text = render("github", [_warnings_with_subject(d) for d in blocked]) if blocked else ""
+        return text + f"mlgate: {summary}\n"
+    if fmt is Format.markdown:
+        from ..output.markdown import md_text
+
+        return _markdown_audit(blocked, f"## mlgate {md_text(summary)}\n")
+    sections = [render("table", [d], color=color) for d in blocked]
+    return "\n".join([*sections, summary + "\n"])
+
+
+def _warnings_with_subject(decision: Decision) -> Decision:
+    from ..output.common import subject
+
+    warnings = [f"{subject(decision)}: {w}" for w in decision.warnings]
+    return decision.model_copy(update={"warnings": warnings})
+
+
+def _markdown_audit(blocked: list[Decision], heading: str) -> str:
+    from ..output import render
+
+    # One section each: the multi-decision heading would count only what is shown.
+    return "\n".join([heading, *(render("markdown", [d]) for d in blocked)])
+
+
+def _append_step_summary(text: str) -> None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when it is set (as ``--format github`` does)."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as summary:
+            summary.write(text)
+    except OSError as exc:
+        raise InputError(
+            f"GITHUB_STEP_SUMMARY={target}: cannot append the summary: {exc.strerror or exc}"
+        ) from exc
+
+
+@app.command("audit")
+@guarded
+def audit_command(
+    tracking_uri: TrackingUriOpt = None,
+    registry_uri: RegistryUriOpt = None,
+    decision_log: DecisionLogOpt = None,
+    policies: PoliciesOpt = None,
+    engine: EngineOpt = EngineChoice.embedded,
+    opa_url: OpaUrlOpt = None,
+    opa_token: OpaTokenOpt = None,
+    opa_timeout: OpaTimeoutOpt = 5.0,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    timings: TimingsOpt = False,
+    workers: WorkersOpt = None,
+) -> None:
+    """Re-evaluate every version holding a protected alias or stage Production, now.
+
+    Each version that would be blocked today is reported with why, compared with its
+    allowed promotion in the decision log: the evidence changed since (the tags and
+    manifest artifact that differ), a waiver it relied on expired, the security
+    assessment aged past its limit, or the policy changed (the logged gate input is
+    blocked under today's policies). A version with no allowed promotion on record says
+    so. Table, markdown and github show the blocked versions and a summary line; json,
+    junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
+    every holding is allowed, 1 when any is blocked, 2 on error.
+
+    Example:
+
+        mlgate audit --tracking-uri http://mlflow:5000 --format junit -o audit.xml
+    """
+    from ..audit import audit
+    from ..evidence import Registry, configure_cli_environment
+
+    policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+    configure_cli_environment()
+    registry = Registry(tracking_uri, registry_uri)
+    log, missing = open_log(decision_log, registry)
+    try:
+        with progress_bar("audit") as progress:
+            result = audit(
+                registry, policy_set, eng, log, log_missing=missing, progress=progress,
+                workers=workers,
+            )
+    finally:
+        if log is not None:
+            log.close()
+    summary = summary_line(result, registry.where, eng.revision())
+    color = False
+    if fmt is Format.table and output is None:
+        from ..output.table import wants_color
+
+        color = wants_color()
+    emit(render_audit(result, fmt, summary, color=color), output)
+    if fmt in (Format.json, Format.junit, Format.sarif):
+        typer.echo(f"mlgate: {summary}", err=True)  # stdout stays machine-readable
+    if fmt is Format.github:
+        from ..output.markdown import md_text
+
+        _append_step_summary(_markdown_audit(result.blocked, f"## mlgate {md_text(summary)}\n"))
+    if timings:
+        typer.echo(f"mlgate: audit timings: {result.timings.line()}", err=True)
+    raise typer.Exit(EXIT_BLOCKED if result.blocked else EXIT_ALLOWED)
+
+
+# --------------------------------------------------------------------------- impact
+
+
+class ImpactFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def default_policy_dir() -> Path:
+    """``./policies`` when there is one, else the bundled policies (in a checkout)."""
+    local = Path("policies")
+    if local.is_dir():
+        return local
+    from ..policy import bundled_dir
+
+    return bundled_dir("policies")
+
+
+def _revision(revision: str) -> str:
+    return revision[:12] if revision else "none"
+
+
+def impact_header(result: ImpactResult, where: str, refs: tuple[str, str], label: str) -> str:
+    base, head = refs
+    return (
+        f"policy impact: {label} at {base} ({_revision(result.base_revision)}) -> "
+        f"{head} ({_revision(result.head_revision)}) on {where}"
+    )
+
+
+def impact_counts(result: ImpactResult) -> str:
+    flips = len(result.flips)
+    return (
+        f"{result.evaluated} decision(s) evaluated: {flips} flip(s) "
+        f"({len(result.to_blocked)} allowed -> blocked, {len(result.to_allowed)} blocked -> "
+        f"allowed), {result.allowed_both} allowed and {result.blocked_both} blocked under both"
+    )
+
+
+def _subject(flip: Flip) -> str:
+    from ..output.common import single_line
+
+    return single_line(f"{flip.model} v{flip.version} -> {flip.target}")
+
+
+def render_impact_table(result: ImpactResult, header: str) -> str:
+    from ..output.common import single_line
+
+    lines = [header, impact_counts(result)]
+    for flip in result.flips:
+        lines += ["", f"FLIP {_subject(flip)}: {flip.direction}"]
+        lines += [f"  + {v.code}  {single_line(v.message)}" for v in flip.added]
+        lines += [f"  - {v.code}  {single_line(v.message)}" for v in flip.removed]
+    return "\n".join(lines) + "\n"
+
+
+def render_impact_markdown(result: ImpactResult, header: str) -> str:
+    from ..output.markdown import md_text
+
+    flips = len(result.flips)
+    lines = [
+        f"## mlgate policy impact: {flips} flip{'' if flips == 1 else 's'}",
+        "",
+        md_text(header),
+        "",
+        md_text(impact_counts(result)),
+    ]
+    if result.flips:
+        lines += [
+            "",
+            "| Model version | Flip | Violations added | Violations removed |",
+            "| --- | --- | --- | --- |",
+        ]
+        for flip in result.flips:
+            added = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.added)
+            removed = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.removed)
+            lines.append(
+                f"| {md_text(_subject(flip))} | **{flip.direction}** | {added} | {removed} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render_impact_json(result: ImpactResult, refs: tuple[str, str], label: str) -> str:
+    document: dict[str, Any] = {
+        "policies": label,
+        "base": {"ref": refs[0], "revision": result.base_revision},
+        "head": {"ref": refs[1], "revision": result.head_revision},
+        "evaluated": result.evaluated,
+        "allowed_to_blocked": len(result.to_blocked),
+        "blocked_to_allowed": len(result.to_allowed),
+        "allowed_both": result.allowed_both,
+        "blocked_both": result.blocked_both,
+        "flips": [f.as_document() for f in result.flips],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+@policy_app.command("impact")
+@guarded
+def policy_impact(
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            help="Git revision of the policies to compare from (branch, tag or sha).",
+            show_default=False,
+        ),
+    ],
+    head: Annotated[
+        str,
+        typer.Option(
+            "--head",
+            help="Git revision to compare to. Uncommitted edits are not seen: commit them.",
+        ),
+    ] = "HEAD",
+    policies: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies",
+            envvar="MLGATE_POLICIES",
+            help="The policy directory inside the git repository. Default: ./policies "
+            "when it exists, else the bundled policies of a checkout.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Only versions of this registered model."),
+    ] = None,
+    protected: Annotated[
+        bool,
+        typer.Option(
+            "--protected/--all",
+            help="Only versions holding a protected alias or stage (under either "
+            "revision), each for what it holds; or every version, for --target.",
+        ),
+    ] = False,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="Alias every version is evaluated for with --all. Default: the head "
+            "policies' default_target (production).",
+            show_default=False,
+        ),
+    ] = None,
+    fail_on_flip: Annotated[
+        bool, typer.Option("--fail-on-flip", help="Exit 1 when any decision flips.")
+    ] = False,
+    fmt: Annotated[
+        ImpactFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = ImpactFormat.table,
+    output: OutputOpt = None,
+    tracking_uri: TrackingUriOpt = None,
+    registry_uri: RegistryUriOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """List the decisions that flip between the policies at two git revisions.
+
+    The registry's versions are evaluated now under the policy directory as committed
+    at --base and at --head (read from the repository's objects: the working tree and
+    the index are not touched), each side with its own data and waivers, on the
+    embedded engine. Every decision that flips (allowed -> blocked, blocked -> allowed)
+    is listed with the violation codes added and removed. Exit 0, or 1 with
+    --fail-on-flip when anything flips; 2 on error (an unknown revision, say).
+
+    Example:
+
+        mlgate policy impact --base origin/main --head HEAD --format markdown
+    """
+    from ..audit import impact
+    from ..evidence import Registry, configure_cli_environment, validate_alias
+    from ..gitpolicy import load_policy_at
+    from ..runner import make_engine
+
+    if protected and target is not None:
+        raise InputError("policy impact: --target applies to --all; --protected "
+                         "evaluates each version for the alias or stage it holds")
+    if target is not None:
+        validate_alias(target, what="--target")
+    directory = policies if policies is not None else default_policy_dir()
+    base_set = load_policy_at(base, directory)
+    head_set = load_policy_at(head, directory)
+    engines = (make_engine("embedded", base_set), make_engine("embedded", head_set))
+    configure_cli_environment()
+    registry = Registry(tracking_uri, registry_uri)
+    with progress_bar("policy impact") as progress:
+        result = impact(
+            registry,
+            (base_set, engines[0]),
+            (head_set, engines[1]),
+            protected_only=protected,
+            model=model,
+            target=target,
+            progress=progress,
+            workers=workers,
+        )
+    refs, label = (base, head), str(directory)
+    if fmt is ImpactFormat.json:
+        text = render_impact_json(result, refs, label)
+    else:
+        header = impact_header(result, registry.where, refs, label)
+        render = render_impact_markdown if fmt is ImpactFormat.markdown else render_impact_table
+        text = render(result, header)
+    emit(text, output)
+    raise typer.Exit(EXIT_BLOCKED if fail_on_flip and result.flips else EXIT_ALLOWED)
