@@ -107,6 +107,13 @@ def test_cli_environment_bounds_retries_but_keeps_user_settings() -> None:
     assert env["MLFLOW_LOGGING_LEVEL"] == "WARNING"
 
 
+def test_cli_environment_replaces_empty_settings_mlflow_cannot_parse() -> None:
+    env = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "", "MLFLOW_HTTP_REQUEST_TIMEOUT": " "}
+    configure_cli_environment(env)
+    assert env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == HTTP_BOUNDS["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+    assert env["MLFLOW_HTTP_REQUEST_TIMEOUT"] == HTTP_BOUNDS["MLFLOW_HTTP_REQUEST_TIMEOUT"]
+
+
 # --------------------------------------------------------------------------- manifest files
 
 

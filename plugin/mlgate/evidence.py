@@ -89,7 +89,8 @@ def configure_cli_environment(environ: MutableMapping[str, str] | None = None) -
     """
     env = os.environ if environ is None else environ
     for name, value in HTTP_BOUNDS.items():
-        env.setdefault(name, value)
+        if not env.get(name, "").strip():  # unset or empty: MLflow cannot parse ""
+            env[name] = value
     # "Creating initial MLflow database tables..." and friends are noise on a report.
     env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
