@@ -37,14 +37,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-# The server helpers of the test suite: free port, /health wait, process-group stop.
+# The test suite's server launcher and registry helpers.
 from fixtures_mlflow import (  # noqa: E402
     _new_helper,
     _stop,
-    _wait_healthy,
     compliant_tags,
     example_manifest,
-    free_port,
+    start_mlflow_server,
 )
 
 MODEL = "bench-chatbot"
@@ -65,37 +64,6 @@ with tempfile.TemporaryDirectory() as tmp:
     size = len(open(path, "rb").read())
 print(mv.name, mv.version, len(mv.tags), size)
 """
-
-
-def start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLGATE_"))}
-    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--host", "127.0.0.1",
-                "--port", str(port),
-                "--workers", "1",
-                "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-                "--artifacts-destination", str(root / "artifacts"),
-            ],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, stopped as one
-        )
-    try:
-        _wait_healthy(url, proc, log, timeout=120)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc, url
 
 
 def seed(url: str, root: Path) -> str:
@@ -139,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         root = Path(tmp)
         (root / "work").mkdir()
-        server, url = start_server(root)
+        server, url = start_mlflow_server(root)
         try:
             version = seed(url, root)
             env = {

@@ -49,16 +49,25 @@ def main() -> int:
 
     from mlflow.tracking import MlflowClient
 
-    from fixtures_mlflow import _new_helper, _stop, compliant_tags, example_manifest
-    from fixtures_server import start_server
+    from fixtures_mlflow import (
+        _new_helper,
+        _stop,
+        compliant_tags,
+        example_manifest,
+        start_mlflow_server,
+    )
 
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as tmp:
         root = Path(tmp)
         db = f"sqlite:///{root / 'mlflow.db'}"
-        plain_proc, plain_url = start_server(root, db, db, {}, app_name=None)
+        plain_proc, plain_url = start_mlflow_server(
+            root, backend_store_uri=db, registry_store_uri=db
+        )
         gated_proc, gated_url = None, ""
         try:
-            gated_proc, gated_url = start_server(root, db, "mlgate+" + db, {})
+            gated_proc, gated_url = start_mlflow_server(
+                root, backend_store_uri=db, registry_store_uri="mlgate+" + db, app_name="mlgate"
+            )
             reg = _new_helper(plain_url, root, None)
             name = reg.unique("bench")
             mv = reg.create_version(name, compliant_tags(), manifest=example_manifest())

@@ -275,38 +275,66 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+def start_mlflow_server(
+    root: Path,
+    *,
+    backend_store_uri: str | None = None,
+    registry_store_uri: str | None = None,
+    env: dict[str, str] | None = None,
+    app_name: str | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a real ``mlflow server`` on 127.0.0.1 in its own process group and wait for
+    ``/health``; stop it with :func:`_stop`. The tests' and benchmarks' one launcher."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "server.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        full_env.pop(key, None)
+    full_env.update(
+        {
+            # No background job runner (huey consumers we do not need).
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            **(env or {}),
+        }
+    )
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+        "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination", str(root / "artifacts"),
+    ]  # fmt: skip
+    if registry_store_uri:
+        command += ["--registry-store-uri", registry_store_uri]
+    if app_name:
+        command += ["--app-name", app_name]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # uvicorn is its child: stopped as one group
+        )
+    try:
+        _wait_healthy(url, proc, log, timeout=120)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc, url
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server`` on 127.0.0.1, shared by the session."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    env = {
-        **os.environ,
-        # No background job runner (it forks a dozen consumers we do not need).
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "mlflow", "server",
-                "--host", "127.0.0.1",
-                "--port", str(port),
-                "--workers", "1",
-                "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-                "--artifacts-destination", str(root / "artifacts"),
-            ],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, stopped as one
-        )
+    proc, url = start_mlflow_server(root)
     try:
-        _wait_healthy(url, proc, log, timeout=90)
         yield MlflowServer(url=url, root=root, pid=proc.pid)
     finally:
         _stop(proc)

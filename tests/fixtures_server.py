@@ -30,8 +30,6 @@ the store picks the installed one) and ``mlgate+mysql+pymysql://`` (driver given
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,9 +43,8 @@ from fixtures_mlflow import (
     RegistryHelper,
     _new_helper,
     _stop,
-    _wait_healthy,
     closed_port_url,
-    free_port,
+    start_mlflow_server,
 )
 
 if TYPE_CHECKING:
@@ -147,58 +144,6 @@ def registry_uri_for(backend: str, store_uri: str) -> str:
 # --------------------------------------------------------------------------- servers
 
 
-def start_server(
-    root: Path,
-    backend_store_uri: str,
-    registry_store_uri: str,
-    env: dict[str, str],
-    *,
-    app_name: str | None = "mlgate",
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``mlflow server`` in its own process group; wait for ``/health``."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = root / "server.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_")}
-    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        full_env.pop(key, None)
-    full_env.update(
-        {
-            # No background job runner (huey consumers we do not need).
-            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            **env,
-        }
-    )
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", "1",
-        "--backend-store-uri", backend_store_uri,
-        "--registry-store-uri", registry_store_uri,
-        "--artifacts-destination", str(root / "artifacts"),
-    ]
-    if app_name:
-        command += ["--app-name", app_name]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            command,
-            cwd=root,
-            env=full_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # uvicorn is its child: stopped as one group
-        )
-    try:
-        _wait_healthy(url, proc, log, timeout=120)
-    except BaseException:
-        _stop(proc)
-        raise
-    return proc, url
-
-
 VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
     # The opa engine on a port where nothing listens: every gated call must refuse.
@@ -266,7 +211,13 @@ class ServerPool:
         if variant == "basic-auth":
             env.update(_basic_auth_env(root))
             app_name = "basic-auth"
-        proc, url = start_server(root, store_uri, registry_uri, env, app_name=app_name)
+        proc, url = start_mlflow_server(
+            root,
+            backend_store_uri=store_uri,
+            registry_store_uri=registry_uri,
+            env=env,
+            app_name=app_name,
+        )
         self._cleanup.append(lambda: _stop(proc))
         server = GatedServer(
             url=url,

@@ -21,14 +21,19 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 
-from fixtures_mlflow import SOURCE_KINDS, RegistryHelper, compliant_tags, example_manifest
+from fixtures_mlflow import (
+    SOURCE_KINDS,
+    RegistryHelper,
+    compliant_tags,
+    example_manifest,
+    start_mlflow_server,
+)
 from fixtures_server import (
     AUTH_ADMIN,
     BACKENDS,
     GatedServer,
     ServerPool,
     server_for,
-    start_server,
 )
 
 DECISION_TAGS = ("mlgate.decision", "mlgate.decision_id", "mlgate.policy_revision",
@@ -301,8 +306,11 @@ def test_engine_failure_refuses_with_403_never_5xx(
 def test_bad_configuration_stops_the_server_at_start(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with pytest.raises(RuntimeError) as info:
-        start_server(
-            tmp_path, db, "mlgate+" + db, {"MLGATE_POLICIES": str(tmp_path / "nowhere")}
+        start_mlflow_server(
+            tmp_path,
+            backend_store_uri=db,
+            registry_store_uri="mlgate+" + db,
+            env={"MLGATE_POLICIES": str(tmp_path / "nowhere")},
         )
     assert "mlgate registry store:" in str(info.value)
     assert "policy directory not found" in str(info.value)
