@@ -250,9 +250,7 @@ def decide(
 
 def unwaived_codes(decision: Decision) -> set[str]:
     """Codes of the violations no waiver covers, in failing or errored gates."""
-    return {
-        v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by
-    }
+    return {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
 
 
 def _listed(codes: Iterable[str]) -> str:
@@ -317,8 +315,7 @@ def promotion_on_record(log: DecisionLog, holding: Holding) -> LogEntry | None:
     model, version = holding.key
     targets = [holding.target]
     if holding.kind == "stage":
-        targets += [t for t in (holding.target.lower(), holding.target.title())
-                    if t not in targets]
+        targets += [t for t in (holding.target.lower(), holding.target.title()) if t not in targets]
     found = [
         entry
         for target in targets
@@ -441,7 +438,9 @@ def _waiver_reasons(
     reasons = []
     for waiver_id in sorted(set(promoted.decision.waivers_applied) - active):
         covered = {
-            v.code for g in promoted.decision.gates for v in g.violations
+            v.code
+            for g in promoted.decision.gates
+            for v in g.violations
             if v.waived_by == waiver_id
         }
         failing = covered & now_codes
@@ -507,6 +506,29 @@ class AuditResult:
         return [d for d in self.decisions if not d.allowed]
 
 
+def _with_evidence(
+    registry: Registry,
+    work: list[Holding],
+    aliases: dict[tuple[str, str], list[str]],
+    clock: Timings,
+    workers: int,
+    progress: Progress | None,
+) -> Iterator[tuple[Holding, Evidence]]:
+    """Each holding with its version's evidence, fetched a chunk at a time (bounded
+    memory, separate timings), reporting progress after each holding is handled."""
+    if progress:
+        progress(0, len(work))
+    done = 0
+    for chunk in _chunks(work, CHUNK):
+        with _Clock(clock, "manifest_downloads"):
+            evidence = read_evidence(registry, _unique_versions(chunk), aliases, workers=workers)
+        for holding in chunk:
+            yield holding, evidence[holding.key]
+            done += 1
+            if progress:
+                progress(done, len(work))
+
+
 def audit(
     registry: Registry,
     policy_set: PolicySet,
@@ -534,28 +556,19 @@ def audit(
     result.versions_scanned = len(versions)
     holdings = protected_holdings(versions, aliases, [policy_set.config])
     now = now_rfc3339()
-    done = 0
-    if progress:
-        progress(0, len(holdings))
-    for chunk in _chunks(holdings, CHUNK):
-        with _Clock(clock, "manifest_downloads"):
-            evidence = read_evidence(registry, _unique_versions(chunk), aliases, workers=workers)
-        for holding in chunk:
+    for holding, evidence in _with_evidence(registry, holdings, aliases, clock, workers, progress):
+        with _Clock(clock, "evaluation"):
+            decision, gate_input = decide(
+                evidence, holding.target, holding.kind, engine, policy_set, now
+            )
+        if not decision.allowed:
+            with _Clock(clock, "decision_log"):
+                record = _record(log, holding, log_missing)
             with _Clock(clock, "evaluation"):
-                decision, gate_input = decide(
-                    evidence[holding.key], holding.target, holding.kind, engine, policy_set, now
+                decision.warnings.extend(
+                    explain(decision, gate_input, holding, record, engine, policy_set)
                 )
-            if not decision.allowed:
-                with _Clock(clock, "decision_log"):
-                    record = _record(log, holding, log_missing)
-                with _Clock(clock, "evaluation"):
-                    decision.warnings.extend(
-                        explain(decision, gate_input, holding, record, engine, policy_set)
-                    )
-            result.decisions.append(decision)
-            done += 1
-            if progress:
-                progress(done, len(holdings))
+        result.decisions.append(decision)
     clock.total = time.perf_counter() - started
     return result
 
@@ -682,32 +695,17 @@ def impact(
         goal = target or head_set.config.default_target
         work = [Holding(mv, goal, "alias") for mv in versions]
     now = now_rfc3339()
-    done = 0
-    if progress:
-        progress(0, len(work))
-    for chunk in _chunks(work, CHUNK):
-        with _Clock(clock, "manifest_downloads"):
-            evidence = read_evidence(registry, _unique_versions(chunk), aliases, workers=workers)
-        for holding in chunk:
-            with _Clock(clock, "evaluation"):
-                before, _ = decide(
-                    evidence[holding.key], holding.target, holding.kind,
-                    base_engine, base_set, now,
-                )
-                after, _ = decide(
-                    evidence[holding.key], holding.target, holding.kind,
-                    head_engine, head_set, now,
-                )
-            result.evaluated += 1
-            if before.allowed != after.allowed:
-                model_name, version = holding.key
-                result.flips.append(Flip(model_name, version, holding.target, before, after))
-            elif after.allowed:
-                result.allowed_both += 1
-            else:
-                result.blocked_both += 1
-            done += 1
-            if progress:
-                progress(done, len(work))
+    for holding, evidence in _with_evidence(registry, work, aliases, clock, workers, progress):
+        with _Clock(clock, "evaluation"):
+            before, _ = decide(evidence, holding.target, holding.kind, base_engine, base_set, now)
+            after, _ = decide(evidence, holding.target, holding.kind, head_engine, head_set, now)
+        result.evaluated += 1
+        if before.allowed != after.allowed:
+            model_name, version = holding.key
+            result.flips.append(Flip(model_name, version, holding.target, before, after))
+        elif after.allowed:
+            result.allowed_both += 1
+        else:
+            result.blocked_both += 1
     clock.total = time.perf_counter() - started
     return result
