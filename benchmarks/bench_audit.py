@@ -48,22 +48,8 @@ TARGET_SECONDS = 60.0
 ALIASES = ("production", "champion")
 MANIFEST_PATH = ("compliance", "data_manifest.json")
 
-
-def compliant_tags(manifest_sha256: str, assessed: str) -> dict[str, str]:
-    return {
-        "compliance.audience": "public",
-        "compliance.regions": "CN,SG",
-        "compliance.public_opinion": "true",
-        "compliance.modalities": "text",
-        "compliance.filing.status": "completed",
-        "compliance.filing.id": "Beijing-WXSuanFa-20240001",
-        "compliance.assessment.status": "passed",
-        "compliance.assessment.date": assessed,
-        "compliance.assessment.report": "s3://compliance/reports/chat.pdf",
-        "compliance.labeling.explicit": "true",
-        "compliance.labeling.implicit": "true",
-        "compliance.data_manifest.sha256": manifest_sha256,
-    }
+sys.path.insert(0, str(ROOT / "tests"))
+from fixtures_mlflow import compliant_tags  # noqa: E402  (the tests' compliant evidence)
 
 
 def manifest_for(model: str, version: int) -> bytes:
@@ -135,7 +121,12 @@ def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[t
             is_aged = index % aged_every == 0
             if is_aged:
                 aged.append((name, str(version)))
-            tags = compliant_tags(sha256_hex(content), stale if is_aged else fresh)
+            tags = compliant_tags(
+                **{
+                    "assessment.date": stale if is_aged else fresh,
+                    "data_manifest.sha256": sha256_hex(content),
+                }
+            )
             mv = SqlModelVersion(
                 name=name,
                 version=version,
