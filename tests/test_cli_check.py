@@ -93,6 +93,16 @@ def test_malformed_json(tmp_path: Path) -> None:
     assert "bad.json:1:" in line and "not valid JSON" in line
 
 
+def test_nan_is_not_json(tmp_path: Path) -> None:
+    # Python's json module reads NaN; RFC 8259 does not, and neither do the engines.
+    document = json.loads(Path(ALLOWED).read_text())
+    document["manifest"]["content"]["datasets"][0]["records"] = float("nan")
+    bad = tmp_path / "nan.json"
+    bad.write_text(json.dumps(document, indent=1))
+    line = one_error_line(mlgate("check", "--input", str(bad)))
+    assert "nan.json:" in line and "NaN is not a JSON value" in line
+
+
 def test_document_failing_the_schema_names_the_field(tmp_path: Path) -> None:
     document = json.loads(Path(ALLOWED).read_text())
     document["facts"]["audience"] = "everyone"

@@ -25,8 +25,8 @@ from mlgate.decisionlog import (
     current_actor,
     default_log_url,
 )
+from mlgate.jsondoc import canonical
 from mlgate.models import Decision, GateInput
-from mlgate.runner import canonical_json
 
 BACKENDS = ["sqlite", "postgres", "mysql"]
 
@@ -110,7 +110,7 @@ def test_append_round_trips_the_decision_and_the_input(
     assert entry.gate_input == gate_input.model_dump(mode="json")
     assert GateInput.model_validate(entry.gate_input) == gate_input
     # The stored input is the one whose digest the decision carries: it can be replayed.
-    assert hashlib.sha256(canonical_json(entry.gate_input)).hexdigest() == entry.input_sha256
+    assert hashlib.sha256(canonical(entry.gate_input)).hexdigest() == entry.input_sha256
     assert entry.input_sha256 == decision.input_sha256
     assert (entry.decision_id, entry.model, entry.version, entry.target) == (
         decision.decision_id,

@@ -85,6 +85,10 @@ def test_manifest_evidence_absent_not_json_schema_invalid_and_valid() -> None:
     assert broken.attached and broken.parse_error and broken.content is None
     assert broken.digest_computed == sha256_hex(b"{not json")
 
+    for token in (b"NaN", b"Infinity", b"-Infinity"):
+        odd = manifest_evidence(b'{"manifest_version": 1, "records": ' + token + b"}", None)
+        assert odd.content is None and f"{token.decode()} is not a JSON value" in odd.parse_error
+
     invalid = manifest_evidence(b'{"manifest_version": 1, "datasets": "x"}', None)
     assert invalid.parse_error is None
     assert any(e.startswith("datasets:") for e in invalid.schema_errors)
@@ -95,3 +99,34 @@ def test_manifest_evidence_absent_not_json_schema_invalid_and_valid() -> None:
     raw = (EXAMPLES / "data_manifest.json").read_bytes()
     valid = manifest_evidence(raw, sha256_hex(raw))
     assert valid.schema_errors == [] and valid.digest_computed == valid.digest_tagged
+
+
+def test_canonical_json_is_sorted_compact_utf8_and_stable() -> None:
+    import json
+
+    from mlgate.jsondoc import canonical
+
+    plain = {"b": [1, 2.5, None, True], "a": {"z": "北京", "y": 10}, "c": -0.25}
+    beyond_orjson = {**plain, "big": 10**30}  # over 64 bits: the standard-library path
+    for document in (plain, beyond_orjson):
+        text = canonical(document)
+        # The standard library's sorted, compact, non-ASCII layout, whichever path wrote it.
+        assert text == json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        assert canonical(dict(reversed(document.items()))) == text
+
+
+def test_serialised_document_is_the_models_json_dump() -> None:
+    # serialise() takes the manifest content as parsed instead of re-dumping it.
+    from helpers import EXAMPLES
+    from mlgate.jsondoc import canonical
+    from mlgate.runner import load_gate_input, serialise
+
+    for name in ("gate_input_allowed.json", "gate_input_blocked.json"):
+        gate_input = load_gate_input(EXAMPLES / name)
+        detached = gate_input.model_copy(update={"manifest": manifest_evidence(None, None)})
+        for case in (gate_input, detached):
+            document, text, _ = serialise(case)
+            assert document == case.model_dump(mode="json")
+            assert text.encode() == canonical(case.model_dump(mode="json"))

@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from .evidence import Evidence, Registry, build_gate_input
 from .facts import MANIFEST_ARTIFACT
+from .jsondoc import canonical
 from .models import Decision, GateInput, PolicyConfig
 from .policy import PolicySet
-from .runner import attach_waivers, canonical_json, evaluate, now_rfc3339, retarget
+from .runner import attach_waivers, evaluate, now_rfc3339, retarget
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -268,7 +269,7 @@ def evidence_sha256(document: dict[str, Any]) -> str:
         "manifest_attached": bool(manifest.get("attached")),
         "manifest_sha256": manifest.get("digest_computed"),
     }
-    return hashlib.sha256(canonical_json(subset)).hexdigest()
+    return hashlib.sha256(canonical(subset)).hexdigest()
 
 
 def _shown(value: str | None, limit: int = 60) -> str:

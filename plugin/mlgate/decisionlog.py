@@ -25,8 +25,9 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, Engine
 
 from .errors import MlgateError, one_line
+from .jsondoc import canonical
 from .models import Decision, GateInput
-from .runner import canonical_json, input_sha256
+from .runner import serialise
 
 TABLE_NAME = "mlgate_decisions"
 LOG_FILE_NAME = "mlgate-decisions.db"
@@ -348,7 +349,8 @@ class DecisionLog:
         """Insert one decision with the input it was made on (one INSERT, one transaction)."""
         if source not in SOURCES:
             raise DecisionLogError(f"decision log: source {source!r} is not one of {SOURCES}")
-        if input_sha256(gate_input) != decision.input_sha256:
+        _, gate_input_text, sha256 = serialise(gate_input)
+        if sha256 != decision.input_sha256:
             raise DecisionLogError(
                 f"decision log: decision {decision.decision_id} was not made on this gate "
                 "input (input_sha256 differs); refusing to log it"
@@ -362,8 +364,8 @@ class DecisionLog:
             "enforcement": decision.enforcement,
             "in_scope": decision.in_scope,
             "failing_codes": ",".join(failing_codes(decision)),
-            "decision": canonical_json(decision.model_dump(mode="json")).decode(),
-            "gate_input": canonical_json(gate_input.model_dump(mode="json")).decode(),
+            "decision": canonical(decision.model_dump(mode="json")).decode(),
+            "gate_input": gate_input_text,
             "input_sha256": decision.input_sha256,
             "policy_revision": decision.policy_revision,
             "engine": decision.engine,

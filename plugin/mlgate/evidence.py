@@ -46,6 +46,7 @@ from .facts import (
     parse_facts,
     sha256_hex,
 )
+from .jsondoc import loads
 from .models import Decision, GateInput, ModelRef, PolicyConfig, Request
 from .runner import enforcement_for, now_rfc3339
 
@@ -209,7 +210,7 @@ def load_manifest_file(path: str | Path) -> bytes:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
-        document = json.loads(content.decode("utf-8"))
+        document = loads(content.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not valid JSON: not UTF-8 text ({exc.reason})") from exc
     except json.JSONDecodeError as exc:

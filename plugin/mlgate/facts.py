@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from .jsondoc import loads
 from .models import (
     Assessment,
     AssessmentStatus,
@@ -171,7 +172,7 @@ def manifest_evidence(content: bytes | None, digest_tagged: str | None) -> Manif
         attached=True, digest_tagged=digest_tagged, digest_computed=sha256_hex(content)
     )
     try:
-        document = json.loads(content.decode("utf-8"))
+        document = loads(content.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         evidence.parse_error = str(exc)
         return evidence

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from ..errors import EngineError, PolicyError, one_line
+from ..jsondoc import canonical
 from ..policy import PolicySet
 from .base import DECISION_RULE
 
@@ -94,7 +95,7 @@ class EmbeddedEngine:
     def evaluate(self, gate_input: dict[str, Any], text: str | None = None) -> Any:
         engine = self._compiled()
         try:
-            engine.set_input_json(text if text is not None else json.dumps(gate_input))
+            engine.set_input_json(text if text is not None else canonical(gate_input).decode())
             # eval_rule returns None for an undefined rule; the decision is an object.
             value = engine.eval_rule(DECISION_RULE)
         except BaseException as exc:  # noqa: BLE001 - panics included: fail closed
