@@ -29,9 +29,6 @@ invalid_tags := {err.tag | some err in facts.errors}
 # True when the tag is present on the version but its value did not parse.
 tag_invalid(tag) if tag in invalid_tags
 
-# The value of a tag as the user wrote it (for messages), or "" when absent.
-tag_value(tag) := object.get(input.tags, tag, "")
-
 scope_decidable if {
 	facts.audience != null
 	facts.regions != null

@@ -84,11 +84,6 @@ test_tag_invalid_only_for_the_failed_tag if {
 	not lib.tag_invalid("compliance.audience") with input as testdata.valid_input
 }
 
-test_tag_value_as_written_or_empty if {
-	lib.tag_value("compliance.regions") == "CN,SG" with input as testdata.valid_input
-	lib.tag_value("compliance.audience") == "" with input as testdata.undecidable
-}
-
 test_violation_carries_code_and_params if {
 	lib.violation("filing.id_missing", {"a": 1}) == {"code": "filing.id_missing", "params": {"a": 1}}
 }

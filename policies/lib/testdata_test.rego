@@ -146,6 +146,13 @@ with_manifest(patch) := patched({"manifest": patch})
 # The manifest content with a patch applied (lists are replaced whole).
 with_content(patch) := with_manifest({"content": object.union(manifest_content, patch)})
 
+# The manifest content replaced outright: object.union merges nested objects, so
+# with_content cannot take a field away.
+with_content_exactly(content) := object.union(
+	object.remove(valid_input, ["manifest"]),
+	{"manifest": object.union(object.remove(valid_input.manifest, ["content"]), {"content": content})},
+)
+
 with_waivers(waivers) := patched({"waivers": waivers})
 
 waiver(id, codes) := {

@@ -28,7 +28,7 @@ applies if {
 	lib.public_opinion_requires(lib.config.assessment.only_public_opinion)
 }
 
-assessment := lib.facts.assessment
+assessment := input.facts.assessment
 
 # Date and report are asked for unless the status already says it did not pass.
 expects_evidence if not assessment.status in {"failed", "pending", "none"}
@@ -54,8 +54,9 @@ violations contains {"code": "assessment.status_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.assessment.status is '{value}'; expected passed, failed, pending or none"
 #   solution: Set compliance.assessment.status to passed, failed, pending or none.
 #   severity: critical
-violations contains {"code": "assessment.status_invalid", "params": {"value": lib.tag_value("compliance.assessment.status")}} if {
-	lib.tag_invalid("compliance.assessment.status")
+violations contains {"code": "assessment.status_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.assessment.status"
 }
 
 # METADATA
@@ -94,8 +95,9 @@ violations contains {"code": "assessment.date_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.assessment.date is '{value}'; expected an ISO 8601 date (YYYY-MM-DD)"
 #   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
 #   severity: high
-violations contains {"code": "assessment.date_invalid", "params": {"value": lib.tag_value("compliance.assessment.date")}} if {
-	lib.tag_invalid("compliance.assessment.date")
+violations contains {"code": "assessment.date_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.assessment.date"
 }
 
 # METADATA

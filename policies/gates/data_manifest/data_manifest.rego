@@ -105,8 +105,9 @@ violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.data_manifest.sha256 is '{value}'; expected a 64-character hex sha256 digest"
 #   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
 #   severity: high
-violations contains {"code": "data_manifest.digest_invalid", "params": {"value": lib.tag_value("compliance.data_manifest.sha256")}} if {
-	lib.tag_invalid("compliance.data_manifest.sha256")
+violations contains {"code": "data_manifest.digest_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.data_manifest.sha256"
 }
 
 # METADATA
@@ -147,7 +148,7 @@ violations contains {"code": "data_manifest.no_datasets", "params": {"count": n,
 #   severity: critical
 violations contains {"code": "data_manifest.dataset_source", "params": {"names": names(bad)}} if {
 	settings.require_legitimate_source
-	bad := [d | some d in content.datasets; d.legitimate_source != true]
+	bad := [d | some d in content.datasets; not d.legitimate_source == true]
 	count(bad) > 0
 }
 
@@ -161,7 +162,7 @@ violations contains {"code": "data_manifest.dataset_source", "params": {"names":
 #   severity: critical
 violations contains {"code": "data_manifest.foundation_model_source", "params": {"names": names(bad)}} if {
 	settings.require_legitimate_source
-	bad := [m | some m in object.get(content, "foundation_models", []); m.legitimate_source != true]
+	bad := [m | some m in object.get(content, "foundation_models", []); not m.legitimate_source == true]
 	count(bad) > 0
 }
 
@@ -175,7 +176,7 @@ violations contains {"code": "data_manifest.foundation_model_source", "params": 
 #   severity: critical
 violations contains {"code": "data_manifest.ip_not_cleared", "params": {"names": names(bad)}} if {
 	settings.require_ip_cleared
-	bad := [d | some d in content.datasets; d.ip_cleared != true]
+	bad := [d | some d in content.datasets; not d.ip_cleared == true]
 	count(bad) > 0
 }
 
@@ -191,8 +192,8 @@ violations contains {"code": "data_manifest.consent_missing", "params": {"names"
 	settings.require_personal_info_consent
 	bad := [d |
 		some d in content.datasets
-		d.contains_personal_info != false
-		object.get(d, "personal_info_consent", null) != true
+		not d.contains_personal_info == false
+		not d.personal_info_consent == true
 	]
 	count(bad) > 0
 }
@@ -207,8 +208,13 @@ violations contains {"code": "data_manifest.consent_missing", "params": {"names"
 #   severity: high
 violations contains {"code": "data_manifest.quality_measures_missing", "params": {}} if {
 	settings.require_quality_measures
-	is_array(content.quality_measures)
-	count([m | some m in content.quality_measures; trim_space(m) != ""]) == 0
+	is_object(content)
+	not has_quality_measure
+}
+
+has_quality_measure if {
+	some m in content.quality_measures
+	trim_space(m) != ""
 }
 
 # METADATA
@@ -221,7 +227,7 @@ violations contains {"code": "data_manifest.quality_measures_missing", "params":
 #   severity: high
 violations contains {"code": "data_manifest.labeling_duties", "params": {"duties": concat(", ", unmet)}} if {
 	content.labeling.used == true
-	unmet := sort({duty | some duty in settings.labeling_duties; object.get(content.labeling, duty, false) != true})
+	unmet := sort({duty | some duty in settings.labeling_duties; not content.labeling[duty] == true})
 	count(unmet) > 0
 }
 

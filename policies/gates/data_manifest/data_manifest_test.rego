@@ -92,6 +92,22 @@ test_dataset_source if {
 	codes_with(doc, settings({"require_legitimate_source": false})) == set()
 }
 
+# A duty field that is absent counts as unmet: absence never passes a gate
+# (the schema requires these fields, but a gate input can be written by hand).
+test_absent_duty_fields_fail_closed if {
+	no_source := object.remove(dataset({}), ["legitimate_source"])
+	codes(testdata.with_content({"datasets": [no_source]})) == {"data_manifest.dataset_source"}
+	no_ip := object.remove(dataset({}), ["ip_cleared"])
+	codes(testdata.with_content({"datasets": [no_ip]})) == {"data_manifest.ip_not_cleared"}
+	no_pi_flag := object.remove(dataset({"personal_info_consent": false}), ["contains_personal_info"])
+	codes(testdata.with_content({"datasets": [no_pi_flag]})) == {"data_manifest.consent_missing"}
+	no_measures := object.remove(testdata.manifest_content, ["quality_measures"])
+	codes(testdata.with_content_exactly(no_measures)) == {"data_manifest.quality_measures_missing"}
+	no_duty := object.remove(testdata.manifest_content.labeling, ["sampling_verification"])
+	content := object.union(object.remove(testdata.manifest_content, ["labeling"]), {"labeling": no_duty})
+	codes(testdata.with_content_exactly(content)) == {"data_manifest.labeling_duties"}
+}
+
 test_foundation_model_source if {
 	fm := object.union(testdata.manifest_content.foundation_models[0], {"legitimate_source": false})
 	doc := testdata.with_content({"foundation_models": [fm]})
@@ -101,7 +117,8 @@ test_foundation_model_source if {
 
 test_no_foundation_models_is_fine if {
 	codes(testdata.with_content({"foundation_models": []})) == set()
-	doc := testdata.with_manifest({"content": object.remove(testdata.manifest_content, ["foundation_models"])})
+	doc := testdata.with_content_exactly(object.remove(testdata.manifest_content, ["foundation_models"]))
+	not doc.manifest.content.foundation_models
 	codes(doc) == set()
 }
 

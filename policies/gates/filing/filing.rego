@@ -35,7 +35,7 @@ applies if {
 #   solution: Set compliance.filing.status to completed once the algorithm record-filing is done.
 #   severity: critical
 violations contains {"code": "filing.status_missing", "params": {}} if {
-	lib.facts.filing.status == null
+	input.facts.filing.status == null
 	not lib.tag_invalid("compliance.filing.status")
 }
 
@@ -47,8 +47,9 @@ violations contains {"code": "filing.status_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.filing.status is '{value}'; expected completed, pending or none"
 #   solution: Set compliance.filing.status to completed, pending or none.
 #   severity: critical
-violations contains {"code": "filing.status_invalid", "params": {"value": lib.tag_value("compliance.filing.status")}} if {
-	lib.tag_invalid("compliance.filing.status")
+violations contains {"code": "filing.status_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.filing.status"
 }
 
 # METADATA
@@ -60,7 +61,7 @@ violations contains {"code": "filing.status_invalid", "params": {"value": lib.ta
 #   solution: Complete the algorithm record-filing with the CAC before launch, then set compliance.filing.status=completed.
 #   severity: critical
 violations contains {"code": "filing.not_completed", "params": {"status": status}} if {
-	status := lib.facts.filing.status
+	status := input.facts.filing.status
 	status != null
 	status != "completed"
 }
@@ -74,7 +75,7 @@ violations contains {"code": "filing.not_completed", "params": {"status": status
 #   solution: Set compliance.filing.id to the algorithm filing number.
 #   severity: high
 violations contains {"code": "filing.id_missing", "params": {}} if {
-	lib.facts.filing.status == "completed"
+	input.facts.filing.status == "completed"
 	not filing_id_present
 }
 
@@ -86,13 +87,14 @@ violations contains {"code": "filing.id_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.public_opinion is '{value}'; expected true or false"
 #   solution: Set compliance.public_opinion to true or false.
 #   severity: high
-violations contains {"code": "filing.public_opinion_invalid", "params": {"value": lib.tag_value("compliance.public_opinion")}} if {
-	lib.tag_invalid("compliance.public_opinion")
+violations contains {"code": "filing.public_opinion_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.public_opinion"
 }
 
 filing_id_present if {
-	is_string(lib.facts.filing.id)
-	trim_space(lib.facts.filing.id) != ""
+	is_string(input.facts.filing.id)
+	trim_space(input.facts.filing.id) != ""
 }
 
 result := lib.gate_result(applies, violations)

@@ -26,26 +26,22 @@ default applies := false
 
 applies if lib.gates_apply
 
-labeling := lib.facts.labeling
+labeling := input.facts.labeling
 
 # Modalities to label: those declared, or every configured one when the
 # declaration is missing or invalid (fail closed).
-modalities := lib.facts.modalities if {
-	lib.facts.modalities != null
+modalities := input.facts.modalities if {
+	input.facts.modalities != null
 } else := object.keys(lib.config.labeling.required)
 
-# A modality the policy data does not list needs both labels.
-labels_for(modality) := object.get(lib.config.labeling.required, modality, ["explicit", "implicit"])
-
-# For each label, the modalities that need it, as a comma-separated string.
-# A rule, so it is computed once per evaluation.
-needing_by_label[label] := concat(",", sort({m | some m in modalities; label in labels_for(m)})) if {
-	some label in {"explicit", "implicit"}
+# For each label, the modalities that need it, as a comma-separated string
+# ("" when none does). A modality the policy data does not list needs both.
+needing[label] := concat(",", sort({m |
+	some m in modalities
+	label in object.get(lib.config.labeling.required, m, ["explicit", "implicit"])
+})) if {
+	some label in ["explicit", "implicit"]
 }
-
-needing(label) := needing_by_label[label]
-
-required(label) if needing(label) != ""
 
 # METADATA
 # title: Modalities missing
@@ -56,7 +52,7 @@ required(label) if needing(label) != ""
 #   solution: Set compliance.modalities to what the model generates, e.g. text,image.
 #   severity: high
 violations contains {"code": "labeling.modalities_missing", "params": {}} if {
-	lib.facts.modalities == null
+	input.facts.modalities == null
 	not lib.tag_invalid("compliance.modalities")
 }
 
@@ -68,8 +64,9 @@ violations contains {"code": "labeling.modalities_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.modalities is '{value}'; expected a comma-separated list of text, image, audio, video, code"
 #   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
 #   severity: high
-violations contains {"code": "labeling.modalities_invalid", "params": {"value": lib.tag_value("compliance.modalities")}} if {
-	lib.tag_invalid("compliance.modalities")
+violations contains {"code": "labeling.modalities_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.modalities"
 }
 
 # METADATA
@@ -80,9 +77,9 @@ violations contains {"code": "labeling.modalities_invalid", "params": {"value": 
 #   failure_msg: "The tag compliance.labeling.explicit is missing; explicit labels are required for {modalities}"
 #   solution: Enable visible or audible labels on generated content and set compliance.labeling.explicit=true.
 #   severity: high
-violations contains {"code": "labeling.explicit_missing", "params": {"modalities": needing("explicit")}} if {
-	required("explicit")
+violations contains {"code": "labeling.explicit_missing", "params": {"modalities": needing.explicit}} if {
 	labeling.explicit == null
+	needing.explicit != ""
 	not lib.tag_invalid("compliance.labeling.explicit")
 }
 
@@ -94,8 +91,9 @@ violations contains {"code": "labeling.explicit_missing", "params": {"modalities
 #   failure_msg: "The tag compliance.labeling.explicit is '{value}'; expected true or false"
 #   solution: Set compliance.labeling.explicit to true or false.
 #   severity: high
-violations contains {"code": "labeling.explicit_invalid", "params": {"value": lib.tag_value("compliance.labeling.explicit")}} if {
-	lib.tag_invalid("compliance.labeling.explicit")
+violations contains {"code": "labeling.explicit_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.labeling.explicit"
 }
 
 # METADATA
@@ -106,9 +104,9 @@ violations contains {"code": "labeling.explicit_invalid", "params": {"value": li
 #   failure_msg: "Explicit labeling is disabled but required for {modalities}"
 #   solution: Enable visible or audible labels on generated content, then set compliance.labeling.explicit=true.
 #   severity: high
-violations contains {"code": "labeling.explicit_disabled", "params": {"modalities": needing("explicit")}} if {
-	required("explicit")
+violations contains {"code": "labeling.explicit_disabled", "params": {"modalities": needing.explicit}} if {
 	labeling.explicit == false
+	needing.explicit != ""
 }
 
 # METADATA
@@ -119,9 +117,9 @@ violations contains {"code": "labeling.explicit_disabled", "params": {"modalitie
 #   failure_msg: "The tag compliance.labeling.implicit is missing; implicit labels are required for {modalities}"
 #   solution: Embed metadata or watermark labels in generated content and set compliance.labeling.implicit=true.
 #   severity: high
-violations contains {"code": "labeling.implicit_missing", "params": {"modalities": needing("implicit")}} if {
-	required("implicit")
+violations contains {"code": "labeling.implicit_missing", "params": {"modalities": needing.implicit}} if {
 	labeling.implicit == null
+	needing.implicit != ""
 	not lib.tag_invalid("compliance.labeling.implicit")
 }
 
@@ -133,8 +131,9 @@ violations contains {"code": "labeling.implicit_missing", "params": {"modalities
 #   failure_msg: "The tag compliance.labeling.implicit is '{value}'; expected true or false"
 #   solution: Set compliance.labeling.implicit to true or false.
 #   severity: high
-violations contains {"code": "labeling.implicit_invalid", "params": {"value": lib.tag_value("compliance.labeling.implicit")}} if {
-	lib.tag_invalid("compliance.labeling.implicit")
+violations contains {"code": "labeling.implicit_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.labeling.implicit"
 }
 
 # METADATA
@@ -145,9 +144,9 @@ violations contains {"code": "labeling.implicit_invalid", "params": {"value": li
 #   failure_msg: "Implicit labeling is disabled but required for {modalities}"
 #   solution: Embed metadata or watermark labels in generated content, then set compliance.labeling.implicit=true.
 #   severity: high
-violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": needing("implicit")}} if {
-	required("implicit")
+violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": needing.implicit}} if {
 	labeling.implicit == false
+	needing.implicit != ""
 }
 
 result := lib.gate_result(applies, violations)

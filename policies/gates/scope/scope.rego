@@ -31,7 +31,7 @@ import data.mlgate.lib
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
 violations contains {"code": "scope.audience_missing", "params": {}} if {
-	lib.facts.audience == null
+	input.facts.audience == null
 	not lib.tag_invalid("compliance.audience")
 }
 
@@ -43,8 +43,9 @@ violations contains {"code": "scope.audience_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.audience is '{value}'; expected one of public, enterprise, internal, research"
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
-violations contains {"code": "scope.audience_invalid", "params": {"value": lib.tag_value("compliance.audience")}} if {
-	lib.tag_invalid("compliance.audience")
+violations contains {"code": "scope.audience_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.audience"
 }
 
 # METADATA
@@ -56,7 +57,7 @@ violations contains {"code": "scope.audience_invalid", "params": {"value": lib.t
 #   solution: Set compliance.regions to the comma-separated ISO 3166-1 alpha-2 codes where the service is offered, e.g. CN,SG.
 #   severity: critical
 violations contains {"code": "scope.regions_missing", "params": {}} if {
-	lib.facts.regions == null
+	input.facts.regions == null
 	not lib.tag_invalid("compliance.regions")
 }
 
@@ -68,8 +69,9 @@ violations contains {"code": "scope.regions_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.regions is '{value}'; expected comma-separated ISO 3166-1 alpha-2 codes such as CN,SG"
 #   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG.
 #   severity: critical
-violations contains {"code": "scope.regions_invalid", "params": {"value": lib.tag_value("compliance.regions")}} if {
-	lib.tag_invalid("compliance.regions")
+violations contains {"code": "scope.regions_invalid", "params": {"value": err.value}} if {
+	some err in input.facts.errors
+	err.tag == "compliance.regions"
 }
 
 # The scope gate always applies: it is what decides whether the others do.
