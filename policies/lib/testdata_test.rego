@@ -148,10 +148,7 @@ with_content(patch) := with_manifest({"content": object.union(manifest_content, 
 
 # The manifest content replaced outright: object.union merges nested objects, so
 # with_content cannot take a field away.
-with_content_exactly(content) := object.union(
-	object.remove(valid_input, ["manifest"]),
-	{"manifest": object.union(object.remove(valid_input.manifest, ["content"]), {"content": content})},
-)
+with_content_exactly(content) := json.patch(valid_input, [{"op": "replace", "path": "/manifest/content", "value": content}])
 
 with_waivers(waivers) := patched({"waivers": waivers})
 

@@ -36,11 +36,12 @@ modalities := input.facts.modalities if {
 
 # For each label, the modalities that need it, as a comma-separated string
 # ("" when none does). A modality the policy data does not list needs both.
-needing[label] := concat(",", sort({m |
-	some m in modalities
-	label in object.get(lib.config.labeling.required, m, ["explicit", "implicit"])
-})) if {
+needing[label] := concat(",", sort(needs_label)) if {
 	some label in ["explicit", "implicit"]
+	needs_label := {m |
+		some m in modalities
+		label in object.get(lib.config.labeling.required, m, ["explicit", "implicit"])
+	}
 }
 
 # METADATA
