@@ -128,6 +128,7 @@ def test_valid_manifest_file(tmp_path: Path) -> None:
     [
         (b"{not json", r"m\.json:1:2: not valid JSON"),
         (b"\xff\xfe", r"m\.json: not valid JSON: not UTF-8"),
+        (b'{\n "records": NaN}', r"m\.json:2:13: not valid JSON: NaN is not a JSON value"),
         (b"[]", r"m\.json: field \(root\): "),
         (json.dumps({"manifest_version": 1}).encode(), r"m\.json: field datasets: Field required"),
     ],

@@ -1,13 +1,14 @@
-"""JSON in and out, the one way mlgate does it.
+"""The JSON documents the engines see: gate inputs and the manifests inside them.
 
-``canonical`` gives the bytes a gate input's ``input_sha256`` is computed over and that
-the embedded engine parses: keys sorted, no whitespace, UTF-8. It runs once per decision,
-so it uses orjson (about ten times faster than the standard library here; see
-benchmarks/bench_policy.py).
+``canonical`` gives the bytes a gate input's ``input_sha256`` is computed over, that the
+embedded engine parses and that the decision log stores: keys sorted, no whitespace,
+UTF-8. It runs once per decision, so it uses orjson (about ten times faster than the
+standard library here; see benchmarks/bench_policy.py).
 
-``loads`` is :func:`json.loads` without the non-standard ``NaN`` and ``Infinity``
-tokens: they are not JSON (RFC 8259), no engine agrees on them, and orjson would write
-them back as ``null``, so a document that holds one is rejected where it is read.
+``loads`` reads gate input files and manifests: :func:`json.loads` without the
+non-standard ``NaN`` and ``Infinity`` tokens. They are not JSON (RFC 8259), the engines
+do not agree on them, and orjson would write them back as ``null``, so a document that
+holds one is rejected where it is read.
 """
 
 from __future__ import annotations
