@@ -200,15 +200,7 @@ def read_evidence(
     registry.client  # noqa: B018 - connect once, before the threads share the client
 
     def one(mv: ModelVersion) -> Evidence:
-        key = (mv.name, str(mv.version))
-        return Evidence(
-            model=mv.name,
-            version=key[1],
-            source=mv.source or "",
-            tags=dict(mv.tags or {}),
-            aliases=list(aliases.get(key, [])),
-            manifest=registry.manifest_bytes(mv),
-        )
+        return registry.evidence(mv, aliases.get((mv.name, str(mv.version)), []))
 
     if workers <= 1 or len(versions) <= 1:
         found = [one(mv) for mv in versions]

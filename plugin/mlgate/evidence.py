@@ -421,13 +421,17 @@ class Registry:
 
     def read(self, ref: VersionRef) -> Evidence:
         """The version's tags, aliases and manifest bytes, as they are now."""
-        mv = self.model_version(ref)
+        return self.evidence(self.model_version(ref))
+
+    def evidence(self, mv: ModelVersion, aliases: list[str] | None = None) -> Evidence:
+        """The evidence of a version entity, its manifest fetched now. ``aliases`` stands
+        in for the entity's own when it came from a search, which carries none."""
         return Evidence(
             model=mv.name,
             version=str(mv.version),
             source=mv.source or "",
             tags=dict(mv.tags or {}),
-            aliases=list(mv.aliases or []),
+            aliases=list(mv.aliases or []) if aliases is None else list(aliases),
             manifest=self.manifest_bytes(mv),
         )
 

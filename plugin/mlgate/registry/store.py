@@ -296,14 +296,7 @@ class Gate:
         return enforcement_for(target, kind, self.config) == "deny"
 
     def read(self, mv: ModelVersion) -> Evidence:
-        return Evidence(
-            model=mv.name,
-            version=str(mv.version),
-            source=mv.source or "",
-            tags=dict(mv.tags or {}),
-            aliases=list(mv.aliases or []),
-            manifest=self.registry.manifest_bytes(mv),
-        )
+        return self.registry.evidence(mv)
 
     def decide(self, evidence: Evidence, target: str, kind: str) -> tuple[Decision, GateInput]:
         from ..runner import attach_waivers, evaluate
