@@ -18,7 +18,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 import mlgate
@@ -27,6 +26,8 @@ from helpers import mlgate as run_mlgate
 from mlgate.errors import InputError
 from mlgate.models import Decision, GateResult, Violation
 from mlgate.output import FORMATS, github, markdown, render, table
+from mlgate.output.sarif import RuleSource, SourceLocation
+from report_consumers import github_problems, junit_errors, sarif_schema_errors
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE_GOLDEN = os.environ.get("MLGATE_UPDATE_GOLDEN") == "1"
@@ -61,6 +62,21 @@ TITLES = {
 }
 FIX_FILING = "Complete the algorithm record-filing, then set compliance.filing.status=completed."
 FIX_LABELING = "Embed watermark labels, then set compliance.labeling.implicit=true."
+FILING_DESCRIPTION = "The algorithm record-filing is pending or was never made."
+FILING_SOLUTION = "Complete the algorithm record-filing with the CAC before launch."
+# What the CLI passes the sarif renderer: one code located at its rule (as when the
+# policies are in the caller's repository), the others at the anchor.
+SARIF_OPTIONS: dict[str, Any] = {
+    "rules": {
+        "filing.not_completed": RuleSource(
+            SourceLocation("policies/gates/filing/filing.rego", 55),
+            FILING_DESCRIPTION,
+            FILING_SOLUTION,
+        )
+    },
+    "anchor": SourceLocation(".github/workflows/release.yml", 12),
+}
+RENDER_OPTIONS: dict[str, dict[str, Any]] = {"sarif": SARIF_OPTIONS}
 
 
 def gate(gate_id: str, status: str, *violations: Violation, remediation: str = "") -> GateResult:
@@ -185,7 +201,7 @@ def test_the_cases_are_what_their_names_say() -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("fmt", sorted(EXTENSIONS))
 def test_golden(fmt: str, case: str) -> None:
-    text = render(fmt, CASES[case])
+    text = render(fmt, CASES[case], **RENDER_OPTIONS.get(fmt, {}))
     path = GOLDEN / fmt / f"{case}.{EXTENSIONS[fmt]}"
     if UPDATE_GOLDEN:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +283,10 @@ def test_junit_parses_with_one_suite_per_decision_and_one_case_per_gate() -> Non
         "internal-summarizer v5 -> production",
         "image-generator v6 -> staging",
     ]
-    assert root.get("tests") == "20" and root.get("failures") == "6" and root.get("skipped") == "4"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("20", "6", "0")
+    # junit-10.xsd allows no `skipped` on <testsuites>; each suite counts its own.
+    assert root.get("skipped") is None
+    assert [s.get("skipped") for s in suites] == ["0", "0", "4", "0"]
     for suite in suites:
         cases = suite.findall("testcase")
         assert [c.get("classname") for c in cases] == [
@@ -309,162 +328,131 @@ def test_junit_survives_characters_xml_cannot_carry() -> None:
 
 # --------------------------------------------------------------------------- sarif
 
-# The parts of SARIF 2.1.0 this tool emits, hand-written (no network for the official one).
-SARIF_SUBSET: dict[str, Any] = {
-    "type": "object",
-    "required": ["$schema", "version", "runs"],
-    "properties": {
-        "$schema": {"const": "https://json.schemastore.org/sarif-2.1.0.json"},
-        "version": {"const": "2.1.0"},
-        "runs": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["tool", "results"],
-                "properties": {
-                    "tool": {
-                        "type": "object",
-                        "required": ["driver"],
-                        "properties": {
-                            "driver": {
-                                "type": "object",
-                                "required": ["name", "version", "informationUri", "rules"],
-                                "properties": {
-                                    "name": {"const": "mlgate"},
-                                    "informationUri": {"type": "string", "pattern": "^https://"},
-                                    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
-                                },
-                            }
-                        },
-                    },
-                    "results": {"type": "array", "items": {"$ref": "#/$defs/result"}},
-                },
-            },
-        },
-    },
-    "$defs": {
-        "message": {
-            "type": "object",
-            "required": ["text"],
-            "properties": {"text": {"type": "string", "minLength": 1}},
-        },
-        "rule": {
-            "type": "object",
-            "required": ["id", "shortDescription", "help"],
-            "properties": {
-                "id": {"type": "string", "minLength": 1},
-                "shortDescription": {"$ref": "#/$defs/message"},
-                "help": {"$ref": "#/$defs/message"},
-                "defaultConfiguration": {
-                    "type": "object",
-                    "properties": {"level": {"enum": ["none", "note", "warning", "error"]}},
-                },
-            },
-        },
-        "result": {
-            "type": "object",
-            "required": ["ruleId", "ruleIndex", "level", "message", "locations", "properties"],
-            "properties": {
-                "ruleIndex": {"type": "integer", "minimum": 0},
-                "level": {"enum": ["none", "note", "warning", "error"]},
-                "kind": {
-                    "enum": ["pass", "open", "informational", "notApplicable", "review", "fail"]
-                },
-                "message": {"$ref": "#/$defs/message"},
-                "locations": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["logicalLocations"],
-                        "properties": {
-                            "logicalLocations": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["fullyQualifiedName"],
-                                    "properties": {
-                                        "fullyQualifiedName": {"pattern": "^models:/[^/]+/[^/]+$"}
-                                    },
-                                },
-                            }
-                        },
-                    },
-                },
-                "suppressions": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["kind", "justification"],
-                        "properties": {"kind": {"enum": ["inSource", "external"]}},
-                    },
-                },
-                "properties": {
-                    "type": "object",
-                    "required": ["decision_id", "target"],
-                },
-            },
-        },
-    },
-}
+
+def sarif_document(decisions: list[Decision], **options: Any) -> dict[str, Any]:
+    """The SARIF for ``decisions``, checked against the official schema and GitHub's rules."""
+    document = json.loads(render("sarif", decisions, **{**SARIF_OPTIONS, **options}))
+    assert sarif_schema_errors(document) == []
+    assert github_problems(document) == []
+    return document
 
 
-def sarif_run(decisions: list[Decision]) -> dict[str, Any]:
-    document = json.loads(render("sarif", decisions))
-    jsonschema.validate(document, SARIF_SUBSET)
-    return document["runs"][0]
+def sarif_run(decisions: list[Decision], **options: Any) -> dict[str, Any]:
+    (run,) = sarif_document(decisions, **options)["runs"]
+    return run
 
 
-def test_sarif_has_one_rule_per_code_and_one_result_per_violation() -> None:
-    run = sarif_run(CASES["audit"])
-    rules = run["tool"]["driver"]["rules"]
-    assert run["tool"]["driver"]["version"] == mlgate.__version__
-    codes = [v.code for d in CASES["audit"] for g in d.gates for v in g.violations]
-    assert [r["id"] for r in rules] == list(dict.fromkeys(codes))
-    assert [r["ruleId"] for r in run["results"]] == codes
-    for result in run["results"]:
-        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-    assert [d["decision_id"] for d in run["properties"]["decisions"]] == [
-        d.decision_id for d in CASES["audit"]
+def test_sarif_has_one_run_per_model_and_target_with_its_automation_id() -> None:
+    runs = sarif_document(CASES["audit"])["runs"]
+    assert [r["automationDetails"]["id"] for r in runs] == [
+        "mlgate/image-generator/production/",
+        "mlgate/public-chatbot/production/",
+        "mlgate/internal-summarizer/production/",
+        "mlgate/image-generator/staging/",
     ]
+    for run, decision in zip(runs, CASES["audit"], strict=True):
+        assert run["tool"]["driver"]["version"] == mlgate.__version__
+        live = [v.code for g in decision.gates for v in g.violations if not v.waived_by]
+        assert [r["ruleId"] for r in run["results"]] == live
+        assert [r["id"] for r in run["tool"]["driver"]["rules"]] == list(dict.fromkeys(live))
+        assert [d["decision_id"] for d in run["properties"]["decisions"]] == [
+            decision.decision_id
+        ]
 
 
-def test_sarif_levels_follow_severity_and_help_carries_fix_and_references() -> None:
+def test_sarif_result_is_located_at_its_rule_else_at_the_anchor() -> None:
+    run = sarif_run([blocked()])
+    located = {
+        r["ruleId"]: r["locations"][0]["physicalLocation"] for r in run["results"]
+    }
+    assert located["filing.not_completed"] == {
+        "artifactLocation": {"uri": "policies/gates/filing/filing.rego"},
+        "region": {"startLine": 55},
+    }
+    assert located["labeling.implicit_disabled"] == {
+        "artifactLocation": {"uri": ".github/workflows/release.yml"},
+        "region": {"startLine": 12},
+    }
+    for result in run["results"]:
+        assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == (
+            "models:/image-generator/3"
+        )
+        assert result["message"]["text"].startswith("models:/image-generator/3 -> production: ")
+        assert result["properties"]["decision_id"] == blocked().decision_id
+
+
+def test_sarif_levels_follow_severity_and_rules_carry_description_fix_and_references() -> None:
     run = sarif_run([blocked()])
     levels = {r["ruleId"]: r.get("level") for r in run["results"]}
     assert levels == {
         "filing.not_completed": "error",
-        "labeling.explicit_disabled": "none",
         "labeling.implicit_disabled": "error",
         "data_manifest.no_quality_measures": "note",
     }
-    rule = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "filing.not_completed")
-    assert FIX_FILING in rule["help"]["text"]
-    assert "Interim Measures for Generative AI Services, Art. 17" in rule["help"]["text"]
-    result = run["results"][0]
-    assert result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == (
-        "models:/image-generator/3"
-    )
-    assert result["properties"]["decision_id"] == blocked().decision_id
-    assert result["properties"]["target"] == "production"
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    filing = rules["filing.not_completed"]
+    assert filing["fullDescription"]["text"] == FILING_DESCRIPTION
+    assert filing["help"]["text"].startswith(FILING_SOLUTION)
+    assert "Interim Measures for Generative AI Services, Art. 17" in filing["help"]["text"]
+    # Without METADATA for a code, the description and fix come from the decision.
+    labeling = rules["labeling.implicit_disabled"]
+    assert labeling["fullDescription"]["text"]
+    assert labeling["help"]["text"].startswith(FIX_LABELING)
 
 
-def test_sarif_waived_violation_is_a_suppressed_pass() -> None:
+def test_sarif_waived_violations_are_left_out_unless_asked_for() -> None:
     run = sarif_run([allowed()])
-    (result,) = run["results"]
+    assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
+    (result,) = sarif_run([allowed()], include_waived=True)["results"]
     assert result["kind"] == "pass" and result["level"] == "none"
-    assert result["suppressions"][0]["kind"] == "external"
-    assert result["suppressions"][0]["justification"] == "waiver WV-1"
+    assert result["suppressions"] == [
+        {"kind": "external", "status": "accepted", "justification": "waiver WV-1"}
+    ]
     # A waived gate has no remediation, but the rule still has help text.
-    assert run["tool"]["driver"]["rules"][0]["help"]["text"]
+    assert sarif_run([allowed()], include_waived=True)["tool"]["driver"]["rules"][0]["help"]
 
 
-def test_sarif_with_no_violations_has_no_rules_and_no_results() -> None:
+def test_sarif_fingerprints_follow_model_target_and_code_not_the_run() -> None:
+    def prints(d: Decision) -> dict[str, str]:
+        run = sarif_run([d])
+        return {r["ruleId"]: r["partialFingerprints"]["mlgateFinding/v1"] for r in run["results"]}
+
+    base = prints(blocked())
+    later = blocked().model_copy(update={"version": "9", "decision_id": "another-id"})
+    assert prints(later) == base, "the same finding on a later version is the same alert"
+    other_model = blocked().model_copy(update={"model": "image-generator-2"})
+    other_target = blocked().model_copy(update={"target": "public"})
+    for other in (other_model, other_target):
+        assert set(prints(other).values()).isdisjoint(base.values())
+    assert len(set(base.values())) == len(base)
+
+
+def test_sarif_a_repeated_code_gets_its_own_fingerprint() -> None:
+    d = blocked()
+    d.gates[1].violations.append(violation("filing.not_completed", "Second finding", "critical"))
+    results = sarif_run([d])["results"]
+    prints = [r["partialFingerprints"] for r in results if r["ruleId"] == "filing.not_completed"]
+    assert len(prints) == 2 and prints[0] != prints[1]
+
+
+def test_sarif_with_no_violations_is_a_run_without_results() -> None:
     run = sarif_run([out_of_scope()])
     assert run["tool"]["driver"]["rules"] == [] and run["results"] == []
+    assert run["automationDetails"]["id"] == "mlgate/internal-summarizer/production/"
     assert run["properties"]["decisions"][0]["in_scope"] is False
+
+
+def test_sarif_automation_id_keeps_one_category_per_model_and_target() -> None:
+    d = blocked().model_copy(update={"model": "team/vision model"})
+    run = sarif_run([d])
+    assert run["automationDetails"]["id"] == "mlgate/team%2Fvision%20model/production/"
+
+
+def test_sarif_without_a_file_to_point_at_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="give --sarif-anchor PATH"):
+        render("sarif", [blocked()])
+    # Nothing to locate, nothing missing.
+    assert json.loads(render("sarif", [out_of_scope()]))["runs"][0]["results"] == []
 
 
 # --------------------------------------------------------------------------- markdown
@@ -591,9 +579,10 @@ def assert_blocked_report(fmt: str, text: str) -> None:
         assert json.loads(text)["allowed"] is False
     elif fmt == "junit":
         assert ET.fromstring(text).get("failures") == "2"
+        assert junit_errors(text) == []
     elif fmt == "sarif":
         document = json.loads(text)
-        jsonschema.validate(document, SARIF_SUBSET)
+        assert sarif_schema_errors(document) == [] and github_problems(document) == []
         assert {r["ruleId"] for r in document["runs"][0]["results"]} == {
             "filing.not_completed",
             "labeling.implicit_disabled",
@@ -638,8 +627,16 @@ def test_an_error_gate_is_reported_as_failing_everywhere() -> None:
     gates[1] = gate("filing", "error")
     d = decision(7, gates)
     assert "  ERROR  filing" in table.render([d])
-    failure = ET.fromstring(render("junit", [d])).find(".//testcase[@classname='mlgate.filing']/")
-    assert failure is not None and failure.tag == "failure" and failure.get("type") == "error"
+    text = render("junit", [d])
+    assert junit_errors(text) == []
+    root = ET.fromstring(text)
+    error = root.find(".//testcase[@classname='mlgate.filing']/")
+    assert error is not None and error.tag == "error" and error.get("type") == "error"
+    assert error.get("message") == "gate filing: error"
+    # Counted as an error, not a failure, in the suite and in the total.
+    for element in (root, root.find("testsuite")):
+        assert element is not None
+        assert (element.get("failures"), element.get("errors")) == ("2", "1")
     assert "| Algorithm filing completed (`filing`) | **ERROR** |  |" in markdown.render([d])
     assert "failing: filing, labeling, data_manifest" in github.render([d])
 

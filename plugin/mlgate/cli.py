@@ -28,7 +28,10 @@ from .commands.options import (  # noqa: F401 - re-exported for the command modu
     OutputOpt,
     PoliciesOpt,
     RegistryUriOpt,
+    SarifAnchorOpt,
+    SarifWaivedOpt,
     TrackingUriOpt,
+    sarif_options,
 )
 from .errors import InputError, MlgateError, one_line
 
@@ -114,11 +117,14 @@ def emit(text: str, output: Path | None) -> None:
         raise InputError(f"--output {output}: cannot write: {exc.strerror or exc}") from exc
 
 
-def report(decisions: list[Any], fmt: Format, output: Path | None) -> int:
-    """Render the decisions, write them, and return the exit code they call for."""
+def report(
+    decisions: list[Any], fmt: Format, output: Path | None, options: dict[str, Any] | None = None
+) -> int:
+    """Render the decisions (``options`` for the format, see ``sarif_options``), write them,
+    and return the exit code they call for."""
     from .output import render
 
-    options = {}
+    options = dict(options or {})
     if fmt is Format.table and output is None:
         from .output.table import wants_color
 
@@ -191,6 +197,8 @@ def check(
     opa_timeout: OpaTimeoutOpt = 5.0,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    sarif_anchor: SarifAnchorOpt = None,
+    sarif_include_waived: SarifWaivedOpt = False,
 ) -> None:
     """Evaluate the gates for a model version (or a gate input document); print the report.
 
@@ -215,6 +223,7 @@ def check(
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
         gate_input = load_gate_input(input_file)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+        formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
         if target is not None:
             gate_input = retarget(gate_input, target, kind, policy_set.config)
     else:
@@ -224,6 +233,7 @@ def check(
 
         ref = parse_version_ref(model, version)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+        formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
         configure_cli_environment()
         registry = Registry(tracking_uri, registry_uri)
         _, gate_input = registry.gate_input(
@@ -234,7 +244,7 @@ def check(
         )
         gate_input, warnings = attach_waivers(gate_input, policy_set)
     decision = evaluate(gate_input, eng, policy_set, warnings=warnings)
-    raise typer.Exit(report([decision], fmt, output))
+    raise typer.Exit(report([decision], fmt, output, formatting))
 
 
 # Register the other command groups (import-light modules).

@@ -42,7 +42,13 @@ from ..cli import (
     policy_app,
 )
 from ..errors import InputError
-from .options import DecisionLogOpt, TrackingUriOpt
+from .options import (
+    DecisionLogOpt,
+    SarifAnchorOpt,
+    SarifWaivedOpt,
+    TrackingUriOpt,
+    sarif_options,
+)
 
 if TYPE_CHECKING:
     from ..audit import AuditResult, Flip, ImpactResult
@@ -148,16 +154,24 @@ def summary_line(result: AuditResult, where: str, revision: str) -> str:
     )
 
 
-def render_audit(result: AuditResult, fmt: Format, summary: str, *, color: bool) -> str:
+def render_audit(
+    result: AuditResult,
+    fmt: Format,
+    summary: str,
+    *,
+    color: bool,
+    options: dict[str, Any] | None = None,
+) -> str:
     """json, junit and sarif carry every decision (a json list, always); table, markdown
-    and github show the blocked ones, each explained, then the summary line."""
+    and github show the blocked ones, each explained, then the summary line. ``options``
+    go to the sarif renderer (see ``sarif_options``)."""
     from ..output import render
 
     if fmt is Format.json:
         documents = [d.model_dump(mode="json") for d in result.decisions]
         return json.dumps(documents, indent=2) + "\n"
     if fmt in (Format.junit, Format.sarif):
-        return render(fmt.value, result.decisions)
+        return render(fmt.value, result.decisions, **(options or {}))
     blocked = result.blocked
     if fmt is Format.github:
         # Rendered together, so each annotation is prefixed with its model version; the
@@ -215,6 +229,8 @@ def audit_command(
     output: OutputOpt = None,
     timings: TimingsOpt = False,
     workers: WorkersOpt = None,
+    sarif_anchor: SarifAnchorOpt = None,
+    sarif_include_waived: SarifWaivedOpt = False,
 ) -> None:
     """Re-evaluate every version holding a protected alias or stage Production, now.
 
@@ -235,6 +251,7 @@ def audit_command(
     from ..evidence import Registry, configure_cli_environment
 
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+    formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
     configure_cli_environment()
     registry = Registry(tracking_uri, registry_uri)
     log, missing = open_log(decision_log, registry)
@@ -253,7 +270,7 @@ def audit_command(
         from ..output.table import wants_color
 
         color = wants_color()
-    emit(render_audit(result, fmt, summary, color=color), output)
+    emit(render_audit(result, fmt, summary, color=color, options=formatting), output)
     if fmt in (Format.json, Format.junit, Format.sarif):
         typer.echo(f"mlgate: {summary}", err=True)  # stdout stays machine-readable
     if fmt is Format.github:

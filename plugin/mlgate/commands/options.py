@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..policy import PolicySet
 
 
 class Format(StrEnum):
@@ -53,6 +56,28 @@ OutputOpt = Annotated[
     Path | None,
     typer.Option("--output", "-o", help="Write the report to FILE instead of stdout."),
 ]
+SarifAnchorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sarif-anchor",
+        envvar="MLGATE_SARIF_ANCHOR",
+        metavar="PATH[:LINE]",
+        help=(
+            "SARIF: the file of your repository (and line) each alert points at when the "
+            "policies are not in the current git repository. Inside it, an alert points at "
+            "the violated rule's METADATA block."
+        ),
+        show_default=False,
+    ),
+]
+SarifWaivedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sarif-include-waived",
+        help="SARIF: also report waived violations, as suppressed results "
+        "(GitHub code scanning would show them as open alerts).",
+    ),
+]
 RegistryUriOpt = Annotated[
     str | None,
     typer.Option(
@@ -85,3 +110,25 @@ TrackingUriOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+def sarif_options(
+    fmt: Format, policy_set: PolicySet, anchor: str | None, include_waived: bool
+) -> dict[str, Any]:
+    """The SARIF renderer's options: where each rule lives (when the policies are in the
+    current directory's git repository), the anchor, waived or not. Computed before the
+    command acts, so a bad anchor is exit 2 before promote sets anything."""
+    if fmt is not Format.sarif:
+        return {}
+    from ..output.sarif import no_location, parse_anchor, repository_root, rule_sources
+
+    cwd = Path.cwd()
+    repo = repository_root(cwd)
+    rules = rule_sources(policy_set, repo)
+    if not anchor and not any(source.location for source in rules.values()):
+        raise no_location()
+    return {
+        "rules": rules,
+        "anchor": parse_anchor(anchor, cwd, repo) if anchor else None,
+        "include_waived": include_waived,
+    }

@@ -31,7 +31,13 @@ from ..cli import (
     load_engine,
     report,
 )
-from .options import DecisionLogOpt, TrackingUriOpt
+from .options import (
+    DecisionLogOpt,
+    SarifAnchorOpt,
+    SarifWaivedOpt,
+    TrackingUriOpt,
+    sarif_options,
+)
 
 if TYPE_CHECKING:
     from ..evidence import Evidence, Registry, VersionRef
@@ -153,6 +159,8 @@ def promote_command(
     opa_timeout: OpaTimeoutOpt = 5.0,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
+    sarif_anchor: SarifAnchorOpt = None,
+    sarif_include_waived: SarifWaivedOpt = False,
 ) -> None:
     """Check a model version, then set ALIAS on it only if the gates allow it.
 
@@ -171,12 +179,13 @@ def promote_command(
     ref = parse_version_ref(model, version)
     validate_alias(alias)
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+    formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
     configure_cli_environment()
     registry = Registry(tracking_uri, registry_uri)
     result = promote(
         registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
     )
-    raise typer.Exit(report([result.decision], fmt, output))
+    raise typer.Exit(report([result.decision], fmt, output, formatting))
 
 
 @manifest_app.command("validate")

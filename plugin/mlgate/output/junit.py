@@ -1,11 +1,17 @@
 """``--format junit``: JUnit XML for CI test-report views (GitLab, Jenkins, Azure, ...).
 
-One ``<testsuite>`` per decision, one ``<testcase>`` per gate (classname
-``mlgate.<gate id>``, name = the gate title). A ``fail`` or ``error`` gate is a
-``<failure>`` listing codes, messages and the fix; ``not_applicable`` is ``<skipped>``; a
-``waived`` gate passes with a ``<system-out>`` naming its waivers. A warn-mode decision's
-failing gates are still failures: the report says what the evidence is, the exit code says
-whether it blocks.
+Valid against Jenkins' junit-10.xsd, the schema CI systems read JUnit with (pytest checks
+its own output against it; tests/test_reports_consumers.py checks ours). One
+``<testsuite>`` per decision, one ``<testcase>`` per gate (classname ``mlgate.<gate id>``,
+name = the gate title). A ``fail`` gate is a ``<failure>`` listing codes, messages and the
+fix; an ``error`` gate (the engine could not decide it) is an ``<error>``, counted in
+``errors``; ``not_applicable`` is ``<skipped>``; a ``waived`` gate passes with a
+``<system-out>`` naming its waivers. ``<testsuites>`` carries tests, failures and errors
+only: junit-10.xsd allows no ``skipped`` there (each suite has its own).
+
+A warn-mode decision's failing gates are still failures: the report says what the
+evidence is, the exit code (0) says that it does not block. A CI view that fails a
+pipeline on failed test cases should read this report from blocking targets only.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ def xml_safe(text: str) -> str:
 
 def render(decisions: list[Decision]) -> str:
     all_gates = [g for d in decisions for g in d.gates]
-    root = ET.Element("testsuites", {"name": "mlgate", **_counts(all_gates)})
+    totals = {k: v for k, v in _counts(all_gates).items() if k != "skipped"}
+    root = ET.Element("testsuites", {"name": "mlgate", **totals})
     for decision in decisions:
         root.append(_testsuite(decision))
     ET.indent(root)
@@ -36,8 +43,8 @@ def render(decisions: list[Decision]) -> str:
 def _counts(gates: list[GateResult]) -> dict[str, str]:
     return {
         "tests": str(len(gates)),
-        "failures": str(sum(1 for g in gates if g.status in ("fail", "error"))),
-        "errors": "0",
+        "failures": str(sum(1 for g in gates if g.status == "fail")),
+        "errors": str(sum(1 for g in gates if g.status == "error")),
         "skipped": str(sum(1 for g in gates if g.status == "not_applicable")),
     }
 
@@ -77,8 +84,10 @@ def _properties(decision: Decision) -> list[tuple[str, str]]:
 def _testcase(gate: GateResult, in_scope: bool | None) -> ET.Element:
     case = ET.Element("testcase", {"classname": f"mlgate.{gate.id}", "name": xml_safe(gate.title)})
     if gate.status in ("fail", "error"):
+        # <error>: the gate could not be decided, which blocks as a failure does.
+        tag = "failure" if gate.status == "fail" else "error"
         failure = ET.SubElement(
-            case, "failure", {"message": xml_safe(_failure_message(gate)), "type": gate.status}
+            case, tag, {"message": xml_safe(_failure_message(gate)), "type": gate.status}
         )
         failure.text = xml_safe(_failure_body(gate))
     elif gate.status == "not_applicable":
