@@ -144,14 +144,14 @@ def automation_id(model: str, target: str) -> str:
 
 
 def _ordinals(occurrences: list[Occurrence]) -> list[int]:
-    """How many earlier violations of the same decision share the code: two findings with
-    one code (rare) must not share a fingerprint, or GitHub merges them."""
-    seen: dict[tuple[str, str], int] = {}
+    """How many earlier results of the run share the code: two findings with one code
+    (one rule matching twice, or two versions of a model holding one stage) must not share
+    a fingerprint, or GitHub merges them into one alert."""
+    seen: dict[str, int] = {}
     ordinals = []
-    for decision, _, violation in occurrences:
-        key = (decision.decision_id, violation.code)
-        ordinals.append(seen.get(key, 0))
-        seen[key] = ordinals[-1] + 1
+    for _, _, violation in occurrences:
+        ordinals.append(seen.get(violation.code, 0))
+        seen[violation.code] = ordinals[-1] + 1
     return ordinals
 
 
