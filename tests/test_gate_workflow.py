@@ -30,18 +30,30 @@ import yaml
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from helpers import ROOT
 from mlgate.demo import demo_models
+from report_consumers import github_problems, sarif_schema_errors
 
 WORKFLOW = ROOT / ".github" / "workflows" / "mlgate-gate.yml"
 DOC = ROOT / "README.md"
 VENV_BIN = Path(sys.executable).parent
 
-INPUTS = {"model", "version", "target", "tracking-uri", "policies", "mlgate-version", "sarif"}
+INPUTS = {
+    "model",
+    "version",
+    "target",
+    "tracking-uri",
+    "policies",
+    "mlgate-version",
+    "sarif",
+    "code-scanning",
+    "sarif-anchor",
+}
 SECRETS = {
     "tracking-token": "MLFLOW_TRACKING_TOKEN",
     "tracking-username": "MLFLOW_TRACKING_USERNAME",
     "tracking-password": "MLFLOW_TRACKING_PASSWORD",
 }
-_EXPRESSION = re.compile(r"^\$\{\{\s*(inputs|secrets|job)\.([\w-]+)\s*\}\}$")
+_EXPRESSION = re.compile(r"^\$\{\{\s*(inputs|secrets|job|github)\.([\w-]+)\s*\}\}$")
+CALLER_WORKFLOW_REF = "acme/app/.github/workflows/release.yml@refs/heads/main"
 _GATE_USES = re.compile(r"uses:\s*\S+/\.github/workflows/mlgate-gate\.yml@\S+")
 
 
@@ -60,7 +72,7 @@ def workflow_call() -> dict[str, Any]:
 
 def gate_job() -> dict[str, Any]:
     jobs = load_workflow()["jobs"]
-    assert list(jobs) == ["gate"], jobs
+    assert list(jobs) == ["gate", "code-scanning"], jobs
     return jobs["gate"]
 
 
@@ -97,7 +109,9 @@ def test_it_is_a_reusable_workflow_with_the_documented_inputs_and_secrets() -> N
     assert inputs["target"]["default"] == "production"
     for name in ("target", "policies", "mlgate-version"):
         assert inputs[name]["required"] is False, name
-    assert inputs["sarif"] == {**inputs["sarif"], "type": "boolean", "default": False}
+    for name in ("sarif", "code-scanning"):
+        assert inputs[name] == {**inputs[name], "type": "boolean", "default": False}, name
+    assert inputs["sarif-anchor"] == {**inputs["sarif-anchor"], "type": "string", "default": ""}
     assert set(call["secrets"]) == set(SECRETS)
     assert call["outputs"]["decision"]["value"] == "${{ jobs.gate.outputs.decision }}"
 
@@ -107,7 +121,7 @@ def test_secrets_become_the_mlflow_credential_variables_of_the_mlgate_steps_only
     assert not any("secrets." in str(v) for v in job.get("env", {}).values()), (
         "secrets belong to the steps that run mlgate, not to every action of the job"
     )
-    for key in ("check", "SARIF report (report only)"):
+    for key in ("check", "sarif"):
         env = step(key)["env"]
         for secret, variable in SECRETS.items():
             assert env[variable] == f"${{{{ secrets.{secret} }}}}", (key, variable)
@@ -125,7 +139,7 @@ def test_no_run_script_interpolates_an_expression() -> None:
     places = {path for path, _ in expressions(gate_job())}
     assert places, "the job reads its inputs"
     for path in places:
-        assert "env" in path[:-1] or path[-1] in ("if", "decision"), path
+        assert "env" in path[:-1] or path[-1] == "if" or path[0] == "outputs", path
 
 
 def expressions(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
@@ -200,6 +214,7 @@ def run_step(
     *,
     secrets: dict[str, str] | None = None,
     job: dict[str, str] | None = None,
+    github: dict[str, str] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> StepRun:
     """Run one step's ``run:`` script as the runner would: bash -eo pipefail, in the
@@ -212,6 +227,7 @@ def run_step(
         },
         "secrets": {name: (secrets or {}).get(name, "") for name in call["secrets"]},
         "job": job or {},
+        "github": github or {},
     }
     unknown = set(inputs) - set(call["inputs"])
     assert not unknown, f"not inputs of the workflow: {unknown}"
@@ -371,22 +387,89 @@ def test_caller_policies_are_used_from_the_workspace(
 def test_the_sarif_step_writes_a_report_for_a_blocked_version(
     registry: RegistryHelper, workspace: Path
 ) -> None:
+    """No caller policies, so no checkout: the alerts point at the caller's workflow."""
     registry.create_version("images", demo_blocked_tags(), manifest=example_manifest())
-    run = run_step(
-        "SARIF report (report only)",
-        workspace,
-        {"model": "images", "version": "1", "tracking-uri": registry.tracking_uri,
-         "sarif": True},
-    )
+    inputs = {"model": "images", "version": "1", "tracking-uri": registry.tracking_uri}
+    caller = {"workflow_ref": CALLER_WORKFLOW_REF}
+    run = run_step("sarif", workspace, {**inputs, "sarif": True}, github=caller)
     assert run.returncode == 0, run.stdout + run.stderr  # blocked is expected here
+    assert run.outputs == {"category": "mlgate/images/production"}
     sarif = json.loads((workspace / "mlgate.sarif").read_text(encoding="utf-8"))
-    codes = {r["ruleId"] for r in sarif["runs"][0]["results"]}
-    assert codes == {"filing.not_completed", "labeling.implicit_disabled"}
+    assert sarif_schema_errors(sarif) == [] and github_problems(sarif) == []
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"filing.not_completed", "labeling.implicit_disabled"}
+    assert {json.dumps(r["locations"][0]["physicalLocation"]) for r in results} == {
+        json.dumps({"artifactLocation": {"uri": ".github/workflows/release.yml"},
+                    "region": {"startLine": 1}})
+    }
+    anchored = run_step(
+        "sarif", workspace, {**inputs, "code-scanning": True, "sarif-anchor": "ml/README.md:4"},
+        github=caller,
+    )
+    assert anchored.returncode == 0, anchored.stdout + anchored.stderr
+    sarif = json.loads((workspace / "mlgate.sarif").read_text(encoding="utf-8"))
+    physical = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == "ml/README.md"
+    assert physical["region"]["startLine"] == 4
+    fresh = workspace / "another-run"
+    fresh.mkdir()
     error = run_step(
-        "SARIF report (report only)", workspace,
+        "sarif", fresh,
         {"model": "nope", "version": "1", "tracking-uri": registry.tracking_uri},
+        github=caller,
     )
     assert error.returncode != 0  # an error (exit 2) still fails the step
+    assert "category" not in error.outputs
+
+
+def test_the_sarif_step_points_at_the_callers_rules(
+    registry: RegistryHelper, workspace: Path
+) -> None:
+    """Caller policies are checked out: each alert points at its rule's METADATA."""
+    registry.create_version("images", demo_blocked_tags(), manifest=example_manifest())
+    shutil.copytree(ROOT / "policies", workspace / "compliance" / "policies")
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    run = run_step(
+        "sarif", workspace,
+        {"model": "images", "version": "1", "tracking-uri": registry.tracking_uri,
+         "code-scanning": True, "policies": "compliance/policies"},
+        github={"workflow_ref": CALLER_WORKFLOW_REF},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    sarif = json.loads((workspace / "mlgate.sarif").read_text(encoding="utf-8"))
+    assert github_problems(sarif) == []
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+    }
+    assert uris == {
+        "compliance/policies/gates/filing/filing.rego",
+        "compliance/policies/gates/labeling/labeling.rego",
+    }
+
+
+def test_code_scanning_uploads_the_report_with_its_category_when_asked() -> None:
+    workflow = load_workflow()
+    assert "permissions" not in workflow, "a workflow-level cap would bind the upload job too"
+    assert gate_job()["permissions"] == {"contents": "read"}
+    assert gate_job()["outputs"]["sarif-category"] == "${{ steps.sarif.outputs.category }}"
+    job = workflow["jobs"]["code-scanning"]
+    assert job["needs"] == "gate"
+    assert job["if"] == (
+        "${{ !cancelled() && inputs.code-scanning && needs.gate.outputs.sarif-category != '' }}"
+    )
+    # Declared here, security-events: write would be checked against every caller.
+    assert "permissions" not in job
+    download, upload = job["steps"]
+    assert download["uses"].startswith("actions/download-artifact@")
+    assert download["with"] == {"name": "mlgate-sarif"}
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert upload["with"] == {
+        "sarif_file": "mlgate.sarif",
+        "category": "${{ needs.gate.outputs.sarif-category }}",
+    }
+    assert "inputs.code-scanning" in step("sarif")["if"]
+    assert "inputs.code-scanning" in step("Upload the SARIF report")["if"]
 
 
 def test_install_without_a_workflow_context_asks_for_mlgate_version(workspace: Path) -> None:
@@ -442,16 +525,19 @@ def as_local_call(snippet: str) -> str:
 
 def test_the_documented_snippets_pass_actionlint_against_the_workflow(tmp_path: Path) -> None:
     blocks = yaml_blocks(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) == 2, "the caller snippet and the direct `mlgate promote` step"
-    caller, direct = blocks
+    assert len(blocks) == 3, "the caller snippet, the `mlgate promote` step, code scanning"
+    caller, direct, scanning = blocks
     assert _GATE_USES.search(caller), "the caller snippet calls OWNER/REPO/...mlgate-gate.yml@REF"
     assert "mlgate promote" in direct
+    assert _GATE_USES.search(scanning) and "code-scanning: true" in scanning
+    assert "security-events: write" in scanning
     done = lint_with_the_gate(
         tmp_path,
         {
             "caller.yml": as_local_call(caller),  # inputs/secrets checked against the gate
             "caller-remote.yml": caller,  # as a user copies it
             "direct.yml": direct,
+            "scanning.yml": as_local_call(scanning),
         },
     )
     assert done.returncode == 0, done.stdout + done.stderr
