@@ -21,7 +21,7 @@ import pytest
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from helpers import EXAMPLES, POLICIES, ROOT, SCENARIOS, git, mlgate
 from mlgate.decisionlog import DecisionLog
-from mlgate.models import Decision, GateInput
+from mlgate.models import Decision, GateInput, Violation
 from mlgate.output import render
 from mlgate.output.sarif import SourceLocation, parse_anchor, repository_root, rule_sources
 from mlgate.policy import PolicySet, load_policy_dir
@@ -168,6 +168,24 @@ def test_results_point_at_the_rules_metadata_line() -> None:
         assert sources[code].description, f"{code}: no METADATA description"
     for source in rule_sources(bundled(), None).values():
         assert source.location is None
+
+
+def test_a_rule_without_metadata_is_located_at_its_gate() -> None:
+    """A custom rule lacking its own METADATA still gets a file: its gate's package block
+    (render must not fail after promote has set an alias)."""
+    decision = scenario_decision("all_pass").model_copy(deep=True)
+    gate = next(g for g in decision.gates if g.id == "filing")
+    gate.status = "fail"
+    gate.violations = [Violation(code="filing.custom_rule", message="custom", severity="high")]
+    document = json.loads(render("sarif", [decision], rules=rule_sources(bundled(), ROOT)))
+    assert_sarif_accepted(document)
+    (result,) = document["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "policies/gates/filing/filing.rego"},
+        "region": {"startLine": 1},
+    }
+    (rule,) = document["runs"][0]["tool"]["driver"]["rules"]
+    assert rule["fullDescription"]["text"].startswith("Services with public-opinion attributes")
 
 
 # --------------------------------------------------------------------------- the CLI

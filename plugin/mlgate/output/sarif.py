@@ -38,7 +38,7 @@ from ..models import Decision, GateResult, Violation
 from .common import model_uri, single_line, unique
 
 if TYPE_CHECKING:
-    from ..policy import PolicySet
+    from ..policy import Annotation, PolicySet
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -124,7 +124,7 @@ def _run(
     codes = unique(v.code for _, _, v in occurrences)
     first = decisions[0]
     return {
-        "tool": {"driver": _driver([_rule(c, occurrences, rules.get(c)) for c in codes])},
+        "tool": {"driver": _driver([_rule(c, occurrences, _source(c, rules)) for c in codes])},
         "automationDetails": {
             "id": automation_id(first.model, first.target),
             "description": {"text": f"mlgate: model {first.model} promoted to {first.target}"},
@@ -203,10 +203,15 @@ def _help_markdown(fix: str, gate: GateResult) -> str:
     return "\n".join(lines)
 
 
+def _source(code: str, rules: Mapping[str, RuleSource]) -> RuleSource | None:
+    """The code's rule, else its gate's package (a rule without METADATA of its own)."""
+    return rules.get(code) or rules.get(code.split(".", 1)[0])
+
+
 def _location(
     code: str, rules: Mapping[str, RuleSource], anchor: SourceLocation | None
 ) -> SourceLocation:
-    source = rules.get(code)
+    source = _source(code, rules)
     if source is not None and source.location is not None:
         return source.location
     if anchor is not None:
@@ -301,18 +306,25 @@ def repository_root(start: Path) -> Path | None:
 
 
 def rule_sources(policy_set: PolicySet, repo: Path | None) -> dict[str, RuleSource]:
-    """Each violation code's METADATA description and solution; its location too when the
-    policy directory is inside ``repo``, the caller's repository."""
+    """Each violation code's METADATA description and solution, and each gate's (keyed by
+    gate id, for a code whose rule has none); the location too when the policy directory
+    is inside ``repo``, the caller's repository."""
     root = Path(policy_set.root).resolve()
     inside = repo is not None and root.is_relative_to(repo)
-    sources: dict[str, RuleSource] = {}
+
+    def located(ann: Annotation) -> SourceLocation | None:
+        if not inside or repo is None:
+            return None
+        return SourceLocation(_uri((root / ann.file).relative_to(repo)), ann.line)
+
+    sources = {
+        gate_id: RuleSource(located(ann), ann.description, ann.solution)
+        for gate_id, ann in policy_set.gate_meta.items()
+    }
     for code, ann in policy_set.violation_meta.items():
         gate = policy_set.gate_meta.get(code.split(".", 1)[0])
-        location = None
-        if inside and repo is not None:
-            location = SourceLocation(_uri((root / ann.file).relative_to(repo)), ann.line)
         description = ann.description or (gate.description if gate else "")
-        sources[code] = RuleSource(location, description, ann.solution)
+        sources[code] = RuleSource(located(ann), description, ann.solution)
     return sources
 
 
