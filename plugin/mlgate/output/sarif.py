@@ -174,7 +174,7 @@ def _rule(code: str, occurrences: list[Occurrence], source: RuleSource | None) -
     description = single_line(source.description) if source and source.description else ""
     return {
         "id": code,
-        "name": code,
+        "name": rule_name(code),
         "shortDescription": {"text": f"{gate.title} ({code})"},
         "fullDescription": {"text": description or f"{gate.title}: violation {code}."},
         "help": {"text": _help_text(fix, gate), "markdown": _help_markdown(fix, gate)},
@@ -187,6 +187,12 @@ def _rule(code: str, occurrences: list[Occurrence], source: RuleSource | None) -
             "tags": ["compliance", gate.id],
         },
     }
+
+
+def rule_name(code: str) -> str:
+    """``filing.not_completed`` -> ``FilingNotCompleted``: SARIF wants a readable name that
+    differs from the opaque id."""
+    return "".join(part.capitalize() for part in code.replace(".", "_").split("_"))
 
 
 def _help_text(fix: str, gate: GateResult) -> str:
