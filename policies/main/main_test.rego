@@ -250,3 +250,13 @@ test_not_passed_waiver_covers_a_future_dated_assessment if {
 	codes(d, "assessment") == {"assessment.not_passed"}
 	d.waivers_applied == ["W-1"]
 }
+
+# Only a failing gate whose every violation is waived becomes waived: a fail
+# with no violations stays fail (fail closed), and no other status changes.
+test_final_status_waives_only_a_failing_gate_with_violations if {
+	waived := [{"code": "filing.not_completed", "params": {}, "waived_by": "W-1"}]
+	main.final_status("fail", waived) == "waived"
+	main.final_status("fail", []) == "fail"
+	main.final_status("not_applicable", waived) == "not_applicable"
+	main.final_status("pass", waived) == "pass"
+}
