@@ -27,9 +27,11 @@ Exit 0 when every survivor is a documented equivalent, 1 otherwise, 2 on bad arg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib.util
 import json
+import os
 import re
 import sys
 import time
@@ -169,7 +171,12 @@ def _swap_quantifier(lines: list[str], i: int) -> tuple[str, list[str]] | None:
                 if lines[j].strip() != "}":
                     return None
                 body = lines[i + 1 : j]
-                return "every -> some", [*lines[:i], f"{pad}some {every.group(2)}", *body, *lines[j + 1 :]]
+                return "every -> some", [
+                    *lines[:i],
+                    f"{pad}some {every.group(2)}",
+                    *body,
+                    *lines[j + 1 :],
+                ]
         return None
     some = _SOME_IN.match(lines[i])
     if not some or "{" in some.group(2):
@@ -420,6 +427,20 @@ def generate(files: dict[str, str], targets: list[str]) -> list[Mutant]:
     return mutants
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """regorus prints scheduler notes for some broken mutants straight to fd 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run(
     oracles: Oracles,
     mutants: list[Mutant],
@@ -427,7 +448,8 @@ def run(
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for mutant in mutants:
-        status, detail = oracles.judge(mutant)
+        with _quiet_stderr():
+            status, detail = oracles.judge(mutant)
         if status == "survived" and mutant.key in equivalents:
             status, detail = "equivalent", equivalents[mutant.key]
         outcomes.append(Outcome(mutant, status, detail))
@@ -468,7 +490,9 @@ def report(outcomes: list[Outcome], seconds: float, verbose: bool) -> str:
         if o.status in shown:
             m = o.mutant
             why = f"  [equivalent: {o.by}]" if o.status == "equivalent" else ""
-            lines.append(f"{o.status.upper()} {m.file}:{m.line}: {m.mutation} in `{m.original}`{why}")
+            lines.append(
+                f"{o.status.upper()} {m.file}:{m.line}: {m.mutation} in `{m.original}`{why}"
+            )
     killed, killable = score(outcomes)
     percent = 100.0 * killed / killable if killable else 100.0
     lines.append(
@@ -502,7 +526,9 @@ def as_json(outcome: Outcome) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policies", type=Path, default=ROOT / "policies")
-    parser.add_argument("--data", type=Path, help="policy data file (default: <policies>/data.json)")
+    parser.add_argument(
+        "--data", type=Path, help="policy data file (default: <policies>/data.json)"
+    )
     parser.add_argument("--corpus", type=Path, help="conformance corpus directory (scenarios)")
     parser.add_argument("--pins", type=Path, help="module defining differences(data)")
     parser.add_argument("--equivalents", type=Path, default=EQUIVALENTS)
