@@ -1,8 +1,9 @@
 """Mutation testing of a policy set: do the tests notice when a rule or a default changes?
 
 Generates mutants of every non-test ``.rego`` module (line deletions, negated comparisons,
-numbers +-1, true/false flips, ``some``/``every`` swaps) and of the policy data file
-(list items dropped, booleans flipped, numbers +-1), and runs each against:
+numbers +-1, true/false flips, ``not`` dropped, ``some``/``every`` swaps of whole blocks)
+and of the policy data file (list items dropped, booleans flipped, numbers +-1), and runs
+each against:
 
 - the Rego unit tests (``*_test.rego``, as ``mlgate policy test`` runs them), always;
 - the conformance corpus (``--corpus tests/scenarios``), optionally, in-process through
@@ -20,6 +21,10 @@ is reported as equivalent; any other survivor makes the exit code 1.
 
     python benchmarks/mutate_policies.py --corpus tests/scenarios \\
         --pins tests/test_shipped_policy_data.py
+
+For a compliance team's own policy directory: ``--policies DIR`` (and ``--data FILE`` for
+another data file, ``--equivalents FILE`` for its own list); ``--file F`` mutates one file,
+``--sample N`` at most N mutants per file, ``-v`` lists the equivalents too.
 
 Exit 0 when every survivor is a documented equivalent, 1 otherwise, 2 on bad arguments.
 """
@@ -81,7 +86,7 @@ class Outcome:
 
 
 def _code_spans(line: str) -> list[tuple[int, int]]:
-    """Spans of ``line`` outside string literals and after no comment."""
+    """Spans of ``line`` that are code: outside string literals, before any comment."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for match in _STRING.finditer(line):
@@ -115,10 +120,6 @@ def _substitutions(line: str) -> Iterator[tuple[str, str]]:
 
     for m in _matches(_COMPARISON, line):
         op = m.group(0)
-        if op in ("<", ">") and line[m.end() : m.end() + 1] == "=":
-            continue  # part of a longer operator already handled
-        if op == ">" and line[m.start() - 1 : m.start()] in ("-", "="):
-            continue
         new = NEGATED[op]
         yield tag(f'"{op}" -> "{new}"'), line[: m.start()] + new + line[m.end() :]
     for m in _matches(_NUMBER, line):
