@@ -361,15 +361,14 @@ class Oracles:
         return ""
 
     def _corpus(self, policy_set: Any, engine: Any) -> str:
-        from mlgate.errors import MlgateError
         from mlgate.runner import evaluate
 
         compiled = _Compiled(engine)
         for case in self.corpus:
             try:
                 decision = evaluate(case.gate_input, compiled, policy_set)
-            except MlgateError:
-                return f"scenario {case.name} (engine error)"
+            except Exception as exc:  # noqa: BLE001 - any failure to decide is a kill
+                return f"scenario {case.name} ({type(exc).__name__})"
             got = essentials(decision)
             if got != {key: case.want[key] for key in got}:
                 return f"scenario {case.name}"
