@@ -216,3 +216,47 @@ test_waived_and_warn_together if {
 	statuses(d).filing == "fail"
 	d.waivers_applied == ["W-1"]
 }
+
+# warn never covers a missing gate: with one required gate undefined the
+# decision blocks even in warn mode, though every gate present fails only.
+warn_request := object.union(filing_pending, {"request": {"target": "staging", "enforcement": "warn"}})
+
+test_warn_does_not_cover_a_missing_gate if {
+	gates := {id: {"status": "fail", "violations": []} | some id in main.required_gates}
+	main.allowed with input as warn_request with data.mlgate.config as testdata.config with main.gates as gates
+	every missing in main.required_gates {
+		partial := object.remove(gates, [missing])
+		not main.allowed with input as warn_request with data.mlgate.config as testdata.config with main.gates as partial
+	}
+}
+
+# A waiver listing several codes covers a violation matching any one of them.
+test_waiver_with_several_codes_covers_each if {
+	waiver := testdata.waiver("W-1", ["labeling.explicit_disabled", "filing.not_completed", "assessment.*"])
+	doc := object.union(filing_pending, {"facts": {"labeling": {"explicit": false}}})
+	d := decision(object.union(doc, {"waivers": [waiver]}))
+	d.allowed == true
+	statuses(d) == object.union(all_pass, {"filing": "waived", "labeling": "waived"})
+	d.waivers_applied == ["W-1"]
+}
+
+# A version whose assessment is not passed and carries a future date reports
+# not_passed only, so a waiver for assessment.not_passed alone allows it.
+test_not_passed_waiver_covers_a_future_dated_assessment if {
+	doc := testdata.with_facts({"assessment": {"status": "pending", "date": "2027-03-01", "date_ns": testdata.now_ns + (90 * testdata.ns_per_day)}})
+	d := decision(object.union(doc, {"waivers": [testdata.waiver("W-1", ["assessment.not_passed"])]}))
+	d.allowed == true
+	statuses(d) == object.union(all_pass, {"assessment": "waived"})
+	codes(d, "assessment") == {"assessment.not_passed"}
+	d.waivers_applied == ["W-1"]
+}
+
+# Only a failing gate whose every violation is waived becomes waived: a fail
+# with no violations stays fail (fail closed), and no other status changes.
+test_final_status_waives_only_a_failing_gate_with_violations if {
+	waived := [{"code": "filing.not_completed", "params": {}, "waived_by": "W-1"}]
+	main.final_status("fail", waived) == "waived"
+	main.final_status("fail", []) == "fail"
+	main.final_status("not_applicable", waived) == "not_applicable"
+	main.final_status("pass", waived) == "pass"
+}

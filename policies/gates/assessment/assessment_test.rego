@@ -164,3 +164,13 @@ test_only_public_opinion_requires_true_or_unknown if {
 		result_with(doc, only_public_opinion).status == "fail"
 	}
 }
+
+# Nor is a future date held against an assessment that did not pass: the date
+# is evidence of a pass, and not_passed already blocks (a waiver for it alone
+# must cover the gate).
+test_not_passed_with_future_date_is_only_not_passed if {
+	every status in ["failed", "pending", "none"] {
+		doc := testdata.with_facts({"assessment": {"status": status, "date": "2027-01-01", "date_ns": testdata.now_ns + testdata.ns_per_day}})
+		codes(doc) == {"assessment.not_passed"}
+	}
+}

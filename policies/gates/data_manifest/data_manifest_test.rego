@@ -212,3 +212,31 @@ test_evaluated_when_scope_undecidable if {
 	doc := object.union(not_attached, {"facts": {"audience": null}})
 	result(doc).status == "fail"
 }
+
+# Each manifest problem is reported under its first cause only (not attached,
+# then not JSON, then schema-invalid, then content), even when a hand-written
+# input document carries evidence of the later stages too.
+bad_content := testdata.with_content({"datasets": [dataset({"legitimate_source": false})], "quality_measures": []})
+
+later_codes := {
+	"data_manifest.not_json",
+	"data_manifest.schema_invalid",
+	"data_manifest.dataset_source",
+	"data_manifest.quality_measures_missing",
+}
+
+test_not_attached_reports_no_later_cause if {
+	doc := object.union(bad_content, {"manifest": {"attached": false, "parse_error": "x", "schema_errors": ["y"]}})
+	"data_manifest.missing" in codes(doc)
+	codes(doc) & later_codes == set()
+	every errors in [[], ["y"]] {
+		codes(object.union(bad_content, {"manifest": {"attached": false, "schema_errors": errors}})) & later_codes == set()
+	}
+}
+
+test_not_json_reports_no_later_cause if {
+	doc := object.union(bad_content, {"manifest": {"parse_error": "x", "schema_errors": ["y"]}})
+	"data_manifest.not_json" in codes(doc)
+	codes(doc) & later_codes == {"data_manifest.not_json"}
+	codes(object.union(bad_content, {"manifest": {"parse_error": "x"}})) & later_codes == {"data_manifest.not_json"}
+}

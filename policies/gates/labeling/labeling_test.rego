@@ -104,3 +104,19 @@ test_evaluated_when_scope_undecidable if {
 	doc := object.union(labels(false, null), {"facts": {"regions": null}})
 	result(doc).status == "fail"
 }
+
+# When the policy data asks only for explicit labels, a missing implicit tag
+# is no violation (and the explicit tag still is).
+test_implicit_tag_may_be_absent_when_not_required if {
+	cfg := testdata.config_with({"labeling": {"required": {"text": ["explicit"]}}})
+	codes_with(labels(true, null), cfg) == set()
+	codes_with(labels(true, false), cfg) == set()
+	codes_with(labels(null, null), cfg) == {"labeling.explicit_missing"}
+}
+
+# The twin: only implicit labels required, the explicit tag may be absent.
+test_explicit_tag_may_be_absent_when_not_required if {
+	cfg := testdata.config_with({"labeling": {"required": {"text": ["implicit"]}}})
+	codes_with(labels(null, true), cfg) == set()
+	codes_with(labels(null, null), cfg) == {"labeling.implicit_missing"}
+}

@@ -1,0 +1,109 @@
+# The shipped policy data (data.json), pinned by its behaviour. Every other
+# test runs on testdata.config so that it keeps its meaning when data.json is
+# tuned; these run on data.json itself, so that no default changes unnoticed.
+# A policy set that changes a default on purpose changes the matching case
+# here in the same commit. tests/test_shipped_policy_data.py pins the values
+# only Python reads (waiver limits, default target).
+package mlgate.shipped_data_test
+
+import data.mlgate.gates.assessment
+import data.mlgate.gates.data_manifest
+import data.mlgate.gates.filing
+import data.mlgate.gates.labeling
+import data.mlgate.main
+import data.mlgate.testdata
+
+filing_pending := testdata.with_facts({"filing": {"status": "pending", "id": null}})
+
+# A failing version promoted to target (kind) while claiming warn.
+claim_warn(target, kind) := object.union(filing_pending, {"request": {"target": target, "kind": kind, "enforcement": "warn"}})
+
+test_shipped_protected_aliases_production_public_champion if {
+	every alias in ["production", "public", "champion"] {
+		main.enforcement == "deny" with input as claim_warn(alias, "alias")
+	}
+	main.enforcement == "warn" with input as claim_warn("staging", "alias")
+}
+
+test_shipped_protected_stages_production_only if {
+	main.enforcement == "deny" with input as claim_warn("Production", "stage")
+	every stage in ["Staging", "champion", "public"] {
+		main.enforcement == "warn" with input as claim_warn(stage, "stage")
+	}
+}
+
+test_shipped_scope_public_audience_in_cn if {
+	main.decision.in_scope == true with input as testdata.valid_input
+	main.decision.in_scope == false with input as testdata.with_facts({"audience": "enterprise"})
+	main.decision.in_scope == false with input as testdata.with_facts({"regions": ["SG"]})
+}
+
+# only_public_opinion is false for filing and assessment: a version marked as
+# not public-opinion is still held to both.
+test_shipped_filing_and_assessment_apply_without_public_opinion if {
+	doc := testdata.with_facts({
+		"public_opinion": false,
+		"filing": {"status": "pending"},
+		"assessment": {"status": "pending"},
+	})
+	filing.result.status == "fail" with input as doc
+	assessment.result.status == "fail" with input as doc
+}
+
+test_shipped_assessment_max_age_365_days if {
+	assessment.result.status == "pass" with input as testdata.assessed_days_ago(365, testdata.now_ns)
+	assessment.result.status == "fail" with input as testdata.assessed_days_ago(366, testdata.now_ns)
+	stale := assessment.result with input as testdata.assessed_days_ago(366, testdata.now_ns)
+	stale.violations[0].params.max_age_days == 365
+}
+
+test_shipped_labeling_every_modality_needs_explicit_and_implicit if {
+	every modality in ["text", "image", "audio", "video", "code"] {
+		doc := testdata.with_facts({"modalities": [modality], "labeling": {"explicit": false, "implicit": false}})
+		vs := labeling.violations with input as doc
+		{v.code | some v in vs} == {"labeling.explicit_disabled", "labeling.implicit_disabled"}
+	}
+}
+
+# Without a declaration every configured modality counts: exactly these five.
+test_shipped_labeling_modalities_are_the_five if {
+	labeling.modalities == {"audio", "code", "image", "text", "video"} with input as testdata.with_facts({"modalities": null})
+}
+
+manifest_codes(doc) := {v.code | some v in vs} if {
+	vs := data_manifest.violations with input as doc
+}
+
+test_shipped_min_datasets_1 if {
+	one := testdata.with_content({"datasets": [testdata.manifest_content.datasets[0]]})
+	manifest_codes(one) == set()
+	manifest_codes(testdata.with_content({"datasets": []})) == {"data_manifest.no_datasets"}
+}
+
+dataset_with(patch) := testdata.with_content({"datasets": [object.union(testdata.manifest_content.datasets[0], patch)]})
+
+test_shipped_requires_legitimate_source if {
+	manifest_codes(dataset_with({"legitimate_source": false})) == {"data_manifest.dataset_source"}
+	model := object.union(testdata.manifest_content.foundation_models[0], {"legitimate_source": false})
+	manifest_codes(testdata.with_content({"foundation_models": [model]})) == {"data_manifest.foundation_model_source"}
+}
+
+test_shipped_requires_ip_cleared if {
+	manifest_codes(dataset_with({"ip_cleared": false})) == {"data_manifest.ip_not_cleared"}
+}
+
+test_shipped_requires_personal_info_consent if {
+	manifest_codes(dataset_with({"personal_info_consent": false})) == {"data_manifest.consent_missing"}
+}
+
+test_shipped_requires_quality_measures if {
+	manifest_codes(testdata.with_content({"quality_measures": []})) == {"data_manifest.quality_measures_missing"}
+}
+
+test_shipped_labeling_duties_all_four if {
+	every duty in ["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"] {
+		record := object.union(testdata.manifest_content.labeling, {duty: false})
+		vs := data_manifest.violations with input as testdata.with_content({"labeling": record})
+		[v.params.duties | some v in vs] == [duty]
+	}
+}
