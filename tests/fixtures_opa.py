@@ -11,7 +11,7 @@ codes, delays, undefined documents) to test our error handling; a real OPA canno
 told to produce those, so these tests skip when ``MLGATE_TEST_OPA_URL`` is set.
 
 Without OPA's Go library (``opa-golib-python-bindings``, installed by ``make test`` and
-``.ci/run``), every test needing an OPA server skips, saying so.
+``.ci/run``), every test needing an OPA server skips, saying so (fails, in .ci/run).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from opa_testserver import OpaTestServer
 
 REAL_OPA_ENV = "MLGATE_TEST_OPA_URL"
 REAL_OPA_TOKEN_ENV = "MLGATE_TEST_OPA_TOKEN"
+REQUIRE_OPA_GOLIB_ENV = "MLGATE_TEST_REQUIRE_OPA_GOLIB"
 
 
 def real_opa_url() -> str | None:
@@ -34,8 +35,11 @@ def real_opa_url() -> str | None:
 
 
 def require_opa_golib() -> None:
-    """Skip the calling test when OPA's Go library is not importable here."""
+    """Skip the calling test when OPA's Go library is not importable here; fail it
+    instead under ``MLGATE_TEST_REQUIRE_OPA_GOLIB=1`` (.ci/run), where it must be."""
     reason = golib.unavailable_reason()
+    if reason and os.environ.get(REQUIRE_OPA_GOLIB_ENV) == "1":
+        pytest.fail(f"{REQUIRE_OPA_GOLIB_ENV}=1 but {reason}")
     if reason:
         pytest.skip(reason)
 

@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import json
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -280,3 +281,11 @@ def test_generated_inputs_are_seeded() -> None:
     first = [gi.model_dump_json() for _, gi in generated_inputs(20)]
     assert first == [gi.model_dump_json() for _, gi in generated_inputs(20)]
     assert len(set(first)) == len(first)
+
+
+def test_the_makefile_installs_the_pinned_bindings() -> None:
+    from mlgate.engine.golib import BINDINGS_PACKAGE, BINDINGS_PIN
+
+    makefile = (POLICIES.parent / "Makefile").read_text(encoding="utf-8")
+    version = re.search(r"^OPA_GOLIB_VERSION := (\S+)$", makefile, re.MULTILINE)
+    assert version and f"{BINDINGS_PACKAGE}=={version.group(1)}" == BINDINGS_PIN
