@@ -101,18 +101,22 @@ def opa_errors(text: str, sources: dict[str, str] | None = None) -> list[dict[st
 
 
 def _attach_details(error: dict[str, Any], lines: list[str], sources: dict[str, str]) -> None:
-    error["details"] = {"lines": lines}
+    """OPA's parse error ``details`` ({line, idx}) and ``location.col``, from the caret.
+
+    OPA prints the source line without its leading tabs and the caret indented by the
+    column less those tabs; the source gives the tabs back.
+    """
     loc = error.get("location")
     if not loc or len(lines) != 2 or not lines[1].endswith("^"):
         return
-    indent = len(lines[1]) - 1
     source = sources.get(loc["file"])
     row = loc["row"]
     if source is None or not 0 < row <= len(source.split("\n")):
         return
     original = source.split("\n")[row - 1]
-    tabs = len(original) - len(original.lstrip("\t"))
-    loc["col"] = tabs + indent + 1
+    idx = len(original) - len(original.lstrip("\t")) + len(lines[1]) - 1
+    loc["col"] = idx + 1
+    error["details"] = {"line": original, "idx": idx}
 
 
 def _bindings() -> Any:
