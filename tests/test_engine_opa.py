@@ -409,6 +409,34 @@ def test_policy_delete_that_breaks_the_set_is_opas_400(
     assert (gone.status_code, gone.json()["code"]) == (404, "resource_not_found")
 
 
+def test_data_api_evaluation_error_is_opas_500(fresh_opa_url: str, opa_token: str | None) -> None:
+    url = f"{fresh_opa_url}/v1/policies/mlgate_protocol_test/conflict.rego"
+    source = "package mlgate_protocol_test.conflict\n\nx := v if {\n\tsome v in [1, 2]\n}\n"
+    assert requests.put(url, data=source, headers=_auth(opa_token), timeout=5).ok
+    try:
+        answer = requests.post(
+            f"{fresh_opa_url}/v1/data/mlgate_protocol_test/conflict/x",
+            json={"input": {}},
+            headers=_auth(opa_token),
+            timeout=5,
+        )
+    finally:
+        requests.delete(url, headers=_auth(opa_token), timeout=5)
+    assert answer.status_code == 500
+    body = answer.json()
+    assert (body["code"], body["message"]) == (
+        "internal_error",
+        "error(s) occurred while evaluating query",
+    )
+    [error] = body["errors"]
+    assert error["code"] == "eval_conflict_error"
+    assert error["message"] == "complete rules must not produce multiple outputs"
+    assert (error["location"]["file"], error["location"]["row"]) == (
+        "mlgate_protocol_test/conflict.rego",
+        3,
+    )
+
+
 # --------------------------------------------------------------------------- revision
 
 
