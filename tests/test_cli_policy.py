@@ -20,8 +20,11 @@ def policies(tmp_path: Path) -> Path:
     return copy
 
 
-def test_bundled_policy_tests_pass_with_coverage() -> None:
-    run = mlgate("policy", "test", "--coverage")
+@pytest.mark.parametrize("engine", ["embedded", "opa"])
+def test_bundled_policy_tests_pass_with_coverage(engine: str) -> None:
+    if engine == "opa":
+        require_opa_golib()
+    run = mlgate("policy", "test", "--coverage", "--engine", engine)
     assert run.exit_code == 0, run.stdout + run.stderr
     passed = re.search(r"^(\d+) passed, 0 failed$", run.stdout, re.MULTILINE)
     assert passed and int(passed.group(1)) >= 38  # at least one per violation code
