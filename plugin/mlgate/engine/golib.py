@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ..errors import EngineError, PolicyError, one_line
@@ -40,8 +41,16 @@ _COUNT_PREFIX = re.compile(r"^(?:bundle activation failed: )?\d+ errors? occurre
 
 def unavailable_reason() -> str | None:
     """Why OPA's Go library cannot be used here, or ``None`` when it can."""
+    return _load_problem()
+
+
+@cache
+def _load_problem() -> str | None:
     try:
-        import opa_bindings  # noqa: F401
+        import opa_bindings
+
+        # The package imports without its shared library; an engine loads it.
+        opa_bindings.OpaEngine().close()
     except ImportError as exc:
         return f"{BINDINGS_PACKAGE} is not importable ({exc}); install it with: {INSTALL_HINT}"
     except OSError as exc:  # the shared library did not load (wrong platform)
