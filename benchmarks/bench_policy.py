@@ -4,7 +4,12 @@
    realistic input: a compliant in-scope version whose manifest lists 50 datasets.
    Measured through ``runner.evaluate`` (what the CLI and server call), and the raw
    engine evaluation alone.
-2. Whole-process wall time of ``mlgate check --input`` (median of N runs); nothing on
+2. The cost of one decision on each engine, in the same run, on the same input: regorus
+   in-process (``embedded``); OPA's own Go library in-process (opa-golib-python-bindings,
+   the OPA the tests compare with); and the ``opa`` engine over HTTP to the OPA REST test
+   server of tests/opa_testserver.py (our Python HTTP layer with OPA's library behind it;
+   a real ``opa run --server`` has its own Go HTTP layer, so that line is not OPA's).
+3. Whole-process wall time of ``mlgate check --input`` (median of N runs); nothing on
    that path imports mlflow.
 
     python benchmarks/bench_policy.py [--seconds 3] [--runs 15]
@@ -19,14 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from mlgate.engine.base import DECISION_RULE
 from mlgate.engine.embedded import compile_engine
 from mlgate.facts import manifest_evidence, parse_facts, sha256_hex
 from mlgate.models import GateInput, ModelRef, Request
-from mlgate.policy import load_policy_dir
+from mlgate.policy import PolicySet, load_policy_dir
 from mlgate.runner import build_decision, evaluate, make_engine, now_rfc3339, serialise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +71,39 @@ def rate(fn, seconds: float) -> float:
     return count / (time.perf_counter() - started)
 
 
+def per_engine(
+    policy_set: PolicySet, document: dict[str, Any], text: str, expected: Any, seconds: float
+) -> None:
+    """One decision's cost on each engine; every engine must decide as regorus did."""
+    from mlgate.engine import golib
+    from mlgate.engine.opa import OpaEngine
+
+    print("one decision, same input, each engine (engine.evaluate, after warm-up):")
+    with ExitStack() as stack:
+        engines: list[tuple[str, Any]] = [
+            ("embedded (regorus, in-process)", make_engine("embedded", policy_set))
+        ]
+        reason = golib.unavailable_reason()
+        if reason:
+            print(f"  OPA engines skipped: {reason}")
+        else:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from opa_testserver import OpaTestServer
+
+            in_process = golib.GolibEngine(policy_set)
+            stack.callback(in_process.close)
+            server = stack.enter_context(OpaTestServer(policy_set))
+            over_http = stack.enter_context(OpaEngine(server.url))
+            engines += [
+                ("OPA Go library (in-process)", in_process),
+                ("opa engine, HTTP to the OPA test server", over_http),
+            ]
+        for name, engine in engines:
+            assert engine.evaluate(document, text) == expected, f"{name} decides otherwise"
+            cost = 1e6 / rate(lambda e=engine: e.evaluate(document, text), seconds / 3)
+            print(f"  {name:44s} {cost:7.0f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -96,6 +136,8 @@ def main() -> None:
     }
     for name, step in steps.items():
         print(f"  {name:36s} {1e6 / rate(step, args.seconds / 4):6.0f} us")
+
+    per_engine(policy_set, document, text, raw_decision, args.seconds)
 
     mlgate = Path(sys.executable).parent / "mlgate"
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,5 +1,5 @@
 """Test configuration. Fixtures live in per-area plugin modules so that each area
-(OPA protocol double, MLflow registry and server, databases) keeps its own file."""
+(OPA REST test server, MLflow registry and server, databases) keeps its own file."""
 
 from __future__ import annotations
 

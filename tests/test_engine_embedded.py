@@ -1,5 +1,6 @@
 """The embedded engine (regorus, in-process): per-thread compilation, and failing closed
-on broken policy sets. Broken sets are tmp_path copies of policies/ with one edit."""
+on broken policy sets; then OPA's Go library on the same broken sets. Broken sets are
+tmp_path copies of policies/ with one edit."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 
+from fixtures_opa import require_opa_golib
 from helpers import EXAMPLES, POLICIES
 from mlgate.engine import embedded
 from mlgate.engine.embedded import EmbeddedEngine
+from mlgate.engine.golib import GolibEngine, opa_errors
 from mlgate.errors import EngineError, PolicyError
 from mlgate.policy import PolicySet, load_policy_dir
 from mlgate.runner import evaluate, load_gate_input
@@ -122,3 +125,99 @@ def test_an_undefined_decision_is_an_engine_error(tmp_path: Path) -> None:
     engine = EmbeddedEngine(load_policy_dir(policies))
     with pytest.raises(EngineError, match=r"data\.mlgate\.main\.decision is undefined"):
         engine.evaluate(gate_input_document("allowed"))
+
+
+# --------------------------------------------------------------------------- OPA's library
+# The same broken sets through OPA's Go library (mlgate.engine.golib), which the tests,
+# `policy test --engine opa` and `policy check` use: it must fail as closed as regorus.
+
+
+@pytest.fixture
+def golib_engine() -> type:
+    require_opa_golib()
+    return GolibEngine
+
+
+def test_opa_names_file_and_line_of_a_syntax_error(tmp_path: Path, golib_engine: type) -> None:
+    policies = copy_policies(tmp_path)
+    line = edit(policies / FILING, "result := lib.gate_result", "result := := lib.gate_result")
+    with pytest.raises(PolicyError) as err:
+        golib_engine(load_policy_dir(policies))
+    assert f"{FILING.as_posix()}:{line}:" in str(err.value)
+    assert "rego_parse_error" in str(err.value)
+
+
+def test_opa_rejects_an_unknown_function_behind_a_false_guard(
+    tmp_path: Path, golib_engine: type
+) -> None:
+    policies = copy_policies(tmp_path)
+    line = edit(
+        policies / FILING,
+        "filing_id_present if {\n",
+        "filing_id_present if {\n\tfalse\n\tnope(1)\n",
+    )
+    with pytest.raises(PolicyError) as err:
+        golib_engine(load_policy_dir(policies))
+    assert f"{FILING.as_posix()}:{line + 2}: rego_type_error: undefined function nope" in str(
+        err.value
+    )
+
+
+def test_opa_leaves_an_undefined_decision_an_engine_error(
+    tmp_path: Path, golib_engine: type
+) -> None:
+    policies = copy_policies(tmp_path)
+    edit(policies / MAIN, "\ndecision := {", "\ndecision_disabled := {")
+    engine = golib_engine(load_policy_dir(policies))
+    with pytest.raises(EngineError, match=r"data\.mlgate\.main\.decision is undefined"):
+        engine.evaluate(gate_input_document("allowed"))
+
+
+def test_opa_and_regorus_decide_the_examples_alike(golib_engine: type) -> None:
+    policy_set = load_policy_dir(POLICIES)
+    opa = golib_engine(policy_set)
+    for name in ("allowed", "blocked"):
+        document = gate_input_document(name)
+        assert opa.evaluate(document) == EmbeddedEngine(policy_set).evaluate(document)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "1 error occurred: a.rego:4: rego_parse_error: unexpected equal token\n"
+            "\tinput.x == == 1\n\t           ^",
+            [
+                {
+                    "code": "rego_parse_error",
+                    "message": "unexpected equal token",
+                    "location": {"file": "a.rego", "row": 4, "col": 13},
+                    "details": {"line": "\tinput.x == == 1", "idx": 12},
+                }
+            ],
+        ),
+        (
+            "bundle activation failed: 2 errors occurred:\n"
+            "a.rego:3: rego_type_error: undefined function f\n"
+            "b.rego:7: rego_compile_error: var x assigned above",
+            [
+                {
+                    "code": "rego_type_error",
+                    "message": "undefined function f",
+                    "location": {"file": "a.rego", "row": 3},
+                },
+                {
+                    "code": "rego_compile_error",
+                    "message": "var x assigned above",
+                    "location": {"file": "b.rego", "row": 7},
+                },
+            ],
+        ),
+        ("something else", [{"code": "rego_unknown_error", "message": "something else"}]),
+    ],
+)
+def test_opa_errors_are_rebuilt_from_the_text_the_bindings_print(
+    text: str, expected: list[dict[str, Any]]
+) -> None:
+    sources = {"a.rego": "package a\n\nallow if {\n\tinput.x == == 1\n}\n"}
+    assert opa_errors(text, sources) == expected

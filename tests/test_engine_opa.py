@@ -1,8 +1,9 @@
-"""The ``opa`` engine against an OPA server: the OPA REST API protocol double by default
-(tests/opa_double.py), a real OPA when ``MLGATE_TEST_OPA_URL`` is set.
+"""The ``opa`` engine against an OPA server: by default the OPA REST test server
+(tests/opa_testserver.py: our HTTP layer, OPA's Go library compiling and deciding), a real
+OPA when ``MLGATE_TEST_OPA_URL`` is set.
 
 Tests of our error handling (status codes, delays, undefined documents, recorded headers)
-use the ``opa_double`` fixture and skip against a real OPA, which cannot be told to fail.
+use the ``opa_server`` fixture and skip against a real OPA, which cannot be told to fail.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Any
 import pytest
 import requests
 
-from fixtures_opa import real_opa_url
+from fixtures_opa import real_opa_url, require_opa_golib
 from helpers import EXAMPLES
 from mlgate.engine.base import DECISION_PATH
 from mlgate.engine.embedded import EmbeddedEngine
-from mlgate.engine.opa import OpaEngine, push_policies, revision_from_provenance
+from mlgate.engine.opa import OpaEngine, push_order, push_policies, revision_from_provenance
 from mlgate.errors import EngineError, InputError
 from mlgate.policy import PolicySet
 from mlgate.runner import evaluate, load_gate_input
-from opa_double import OpaDouble
+from opa_testserver import OpaTestServer
 
 DECISION_URL_PATH = f"/v1/data/{DECISION_PATH}"
 EXAMPLE_INPUTS = {"allowed": True, "blocked": False}
@@ -41,20 +42,22 @@ def engine(opa_url: str, opa_token: str | None) -> Iterator[OpaEngine]:
 
 
 @pytest.fixture
-def double_engine(opa_double: OpaDouble) -> Iterator[OpaEngine]:
-    with OpaEngine(opa_double.url, timeout=5.0) as eng:
+def server_engine(opa_server: OpaTestServer) -> Iterator[OpaEngine]:
+    with OpaEngine(opa_server.url, timeout=5.0) as eng:
         yield eng
 
 
 @pytest.fixture
 def fresh_opa_url() -> Iterator[str]:
-    """An OPA server without policies: a new double, or the real OPA (pushes are idempotent)."""
+    """An OPA server without policies: a new test server, or the real OPA (pushes are
+    idempotent)."""
     real = real_opa_url()
     if real:
         yield real
         return
-    with OpaDouble() as double:
-        yield double.url
+    require_opa_golib()
+    with OpaTestServer() as server:
+        yield server.url
 
 
 def closed_port() -> int:
@@ -89,11 +92,11 @@ def test_runner_decides_the_same_with_either_engine(
 
 
 def test_the_decision_is_asked_with_the_input_wrapped(
-    opa_double: OpaDouble, double_engine: OpaEngine
+    opa_server: OpaTestServer, server_engine: OpaEngine
 ) -> None:
     document = example("allowed")
-    double_engine.evaluate(document)
-    request = opa_double.requests[-1]
+    server_engine.evaluate(document)
+    request = opa_server.requests[-1]
     assert (request.method, request.path) == ("POST", DECISION_URL_PATH)
     assert json.loads(request.body) == {"input": document}
     assert request.headers["content-type"] == "application/json"
@@ -112,37 +115,37 @@ def test_connection_refused_is_an_engine_error_naming_the_url() -> None:
 
 
 def test_http_500_is_an_engine_error_with_opas_message(
-    opa_double: OpaDouble, double_engine: OpaEngine
+    opa_server: OpaTestServer, server_engine: OpaEngine
 ) -> None:
-    opa_double.fail_with(500, "internal_error", "storage is on fire")
+    opa_server.fail_with(500, "internal_error", "storage is on fire")
     with pytest.raises(EngineError) as err:
-        double_engine.evaluate(example("allowed"))
+        server_engine.evaluate(example("allowed"))
     message = str(err.value)
-    assert f"{opa_double.url}{DECISION_URL_PATH}" in message
+    assert f"{opa_server.url}{DECISION_URL_PATH}" in message
     assert "HTTP 500 internal_error: storage is on fire" in message
 
 
 def test_http_400_from_opa_is_an_engine_error(
-    opa_double: OpaDouble, double_engine: OpaEngine
+    opa_server: OpaTestServer, server_engine: OpaEngine
 ) -> None:
-    opa_double.fail_with(400, "invalid_parameter", "body contains malformed input document")
+    opa_server.fail_with(400, "invalid_parameter", "body contains malformed input document")
     with pytest.raises(EngineError, match="HTTP 400 invalid_parameter: body contains malformed"):
-        double_engine.evaluate(example("allowed"))
+        server_engine.evaluate(example("allowed"))
 
 
 def test_undefined_decision_is_an_engine_error(
-    opa_double: OpaDouble, double_engine: OpaEngine
+    opa_server: OpaTestServer, server_engine: OpaEngine
 ) -> None:
-    opa_double.make_undefined(DECISION_PATH)
+    opa_server.make_undefined(DECISION_PATH)
     with pytest.raises(EngineError, match=r"data\.mlgate\.main\.decision is undefined"):
-        double_engine.evaluate(example("allowed"))
+        server_engine.evaluate(example("allowed"))
 
 
-def test_no_answer_within_the_timeout_is_an_engine_error(opa_double: OpaDouble) -> None:
-    opa_double.delay = 30.0  # cut short when the double stops
-    with OpaEngine(opa_double.url, timeout=0.3) as eng, pytest.raises(EngineError) as err:
+def test_no_answer_within_the_timeout_is_an_engine_error(opa_server: OpaTestServer) -> None:
+    opa_server.delay = 30.0  # cut short when the server stops
+    with OpaEngine(opa_server.url, timeout=0.3) as eng, pytest.raises(EngineError) as err:
         eng.evaluate(example("allowed"))
-    assert f"{opa_double.url}{DECISION_URL_PATH}: no answer within the 0.3s timeout" in str(
+    assert f"{opa_server.url}{DECISION_URL_PATH}: no answer within the 0.3s timeout" in str(
         err.value
     )
 
@@ -156,11 +159,11 @@ def test_no_answer_within_the_timeout_is_an_engine_error(opa_double: OpaDouble) 
     ],
 )
 def test_an_answer_that_is_not_opas_is_an_engine_error(
-    opa_double: OpaDouble, double_engine: OpaEngine, status: int, body: str, expected: str
+    opa_server: OpaTestServer, server_engine: OpaEngine, status: int, body: str, expected: str
 ) -> None:
-    opa_double.respond_raw(status, body)
+    opa_server.respond_raw(status, body)
     with pytest.raises(EngineError, match=expected):
-        double_engine.evaluate(example("allowed"))
+        server_engine.evaluate(example("allowed"))
 
 
 @pytest.mark.parametrize(
@@ -183,27 +186,27 @@ def test_a_malformed_url_is_an_input_error_naming_it(url: str) -> None:
     assert f"OPA URL {url!r} is not valid" in str(err.value)
 
 
-def test_a_path_prefix_is_kept(opa_double: OpaDouble) -> None:
-    # The double serves no prefix: OPA's mux answers 404 text, which fails closed.
-    with OpaEngine(f"{opa_double.url}/opa/", timeout=5.0) as eng, pytest.raises(EngineError) as e:
+def test_a_path_prefix_is_kept(opa_server: OpaTestServer) -> None:
+    # The test server serves no prefix: OPA's mux answers 404 text, which fails closed.
+    with OpaEngine(f"{opa_server.url}/opa/", timeout=5.0) as eng, pytest.raises(EngineError) as e:
         eng.evaluate(example("allowed"))
-    assert opa_double.requests[-1].path == f"/opa{DECISION_URL_PATH}"
+    assert opa_server.requests[-1].path == f"/opa{DECISION_URL_PATH}"
     assert "HTTP 404 no OPA error body" in str(e.value)
 
 
 # --------------------------------------------------------------------------- auth
 
 
-def test_the_token_is_sent_as_a_bearer_token(opa_double: OpaDouble) -> None:
-    opa_double.token = "s3cret-token"
-    with OpaEngine(opa_double.url, token="s3cret-token") as eng:
+def test_the_token_is_sent_as_a_bearer_token(opa_server: OpaTestServer) -> None:
+    opa_server.token = "s3cret-token"
+    with OpaEngine(opa_server.url, token="s3cret-token") as eng:
         assert eng.evaluate(example("allowed"))["allowed"] is True
-    assert opa_double.requests[-1].headers["authorization"] == "Bearer s3cret-token"
+    assert opa_server.requests[-1].headers["authorization"] == "Bearer s3cret-token"
 
 
-def test_a_rejected_token_is_an_engine_error(opa_double: OpaDouble) -> None:
-    opa_double.token = "the-right-one"
-    with OpaEngine(opa_double.url, token="a-wrong-one") as eng, pytest.raises(EngineError) as e:
+def test_a_rejected_token_is_an_engine_error(opa_server: OpaTestServer) -> None:
+    opa_server.token = "the-right-one"
+    with OpaEngine(opa_server.url, token="a-wrong-one") as eng, pytest.raises(EngineError) as e:
         eng.evaluate(example("allowed"))
     assert "HTTP 401 unauthorized" in str(e.value)
     assert "a-wrong-one" not in str(e.value)
@@ -217,7 +220,9 @@ def test_push_uploads_modules_and_data_then_the_engine_decides(
 ) -> None:
     token = opa_token
     uploaded = push_policies(fresh_opa_url, bundled_policy_set, token=token)
-    assert uploaded == sorted(bundled_policy_set.modules)
+    assert sorted(uploaded) == sorted(bundled_policy_set.modules)
+    # OPA compiles every stored module on each upload: lib before the gates calling it.
+    assert uploaded.index("lib/lib.rego") < uploaded.index("gates/assessment/assessment.rego")
     listed = requests.get(
         f"{fresh_opa_url}/v1/policies",
         headers={"Authorization": f"Bearer {token}"} if token else {},
@@ -247,12 +252,12 @@ def test_push_of_a_module_with_a_syntax_error_names_its_location(
 
 
 def test_push_refused_by_the_server_is_an_engine_error_with_opas_message(
-    opa_double: OpaDouble, bundled_policy_set: PolicySet
+    opa_server: OpaTestServer, bundled_policy_set: PolicySet
 ) -> None:
-    opa_double.fail_with(500, "internal_error", "disk full")
+    opa_server.fail_with(500, "internal_error", "disk full")
     with pytest.raises(EngineError, match="OPA rejected the module: internal_error: disk full"):
-        push_policies(opa_double.url, bundled_policy_set)
-    assert len(opa_double.requests) == 1  # no retry
+        push_policies(opa_server.url, bundled_policy_set)
+    assert len(opa_server.requests) == 1  # no retry
 
 
 def test_push_to_an_unreachable_server_is_an_engine_error(
@@ -263,23 +268,192 @@ def test_push_to_an_unreachable_server_is_an_engine_error(
         push_policies(url, bundled_policy_set, timeout=2.0)
 
 
+def test_push_sends_each_module_once_in_dependency_order(bundled_policy_set: PolicySet) -> None:
+    require_opa_golib()
+    with OpaTestServer() as server:
+        uploaded = push_policies(server.url, bundled_policy_set)
+        puts = [r.path for r in server.requests if r.path.startswith("/v1/policies/")]
+    assert puts == [f"/v1/policies/{i}" for i in uploaded]  # none refused, none retried
+    assert uploaded[-1] == "main/main.rego"
+
+
+def test_push_retries_a_module_whose_dependency_it_could_not_see(
+    fresh_opa_url: str, opa_token: str | None, bundled_policy_set: PolicySet
+) -> None:
+    # data["..."] is a reference push_order does not read: "a" goes first, is refused
+    # (undefined function), and goes again after the module defining the function.
+    modules = {
+        "mlgate_push_test/a.rego": (
+            'package mlgate_push_test.a\n\nimport data["mlgate_push_test"].lib as l\n\n'
+            "y := l.plus_one(1)\n"
+        ),
+        "mlgate_push_test/lib.rego": ("package mlgate_push_test.lib\n\nplus_one(x) := x + 1\n"),
+    }
+    pair = dataclasses.replace(bundled_policy_set, modules=modules, data={})
+    assert push_order(modules) == sorted(modules)
+    assert push_policies(fresh_opa_url, pair, token=opa_token) == sorted(modules, reverse=True)
+    headers = {"Authorization": f"Bearer {opa_token}"} if opa_token else {}
+    got = requests.get(f"{fresh_opa_url}/v1/data/mlgate_push_test/a/y", headers=headers, timeout=5)
+    assert got.json()["result"] == 2
+
+
+def test_push_of_a_module_that_never_compiles_names_opas_error(
+    fresh_opa_url: str, opa_token: str | None, bundled_policy_set: PolicySet
+) -> None:
+    broken = dataclasses.replace(
+        bundled_policy_set,
+        modules={
+            "mlgate_push_test/orphan.rego": (
+                "package mlgate_push_test.orphan\n\ny := data.mlgate_push_test.none.f(1)\n"
+            )
+        },
+        data={},
+    )
+    with pytest.raises(EngineError) as err:
+        push_policies(fresh_opa_url, broken, token=opa_token)
+    message = str(err.value)
+    assert f"{fresh_opa_url}/v1/policies/mlgate_push_test/orphan.rego" in message
+    assert "mlgate_push_test/orphan.rego:3" in message
+    assert "rego_type_error: undefined function data.mlgate_push_test.none.f" in message
+
+
+@pytest.mark.parametrize(
+    ("modules", "expected"),
+    [
+        (  # a reference to a rule of another package, through an import
+            {"b.rego": "package b\n\nimport data.a\n", "a.rego": "package a\n"},
+            ["a.rego", "b.rego"],
+        ),
+        (  # a reference to a parent package: everything below it
+            {"0.rego": "package top\n\nx := data.p\n", "1.rego": "package p.q\n"},
+            ["1.rego", "0.rego"],
+        ),
+        (  # a cycle keeps path order
+            {"y.rego": "package y\n\nv := data.x.v\n", "x.rego": "package x\n\nv := data.y.v\n"},
+            ["x.rego", "y.rego"],
+        ),
+        (  # a module of the same package is no dependency
+            {"p2.rego": "package p\n\nv := data.p.w\n", "p1.rego": "package p\n\nw := 1\n"},
+            ["p1.rego", "p2.rego"],
+        ),
+    ],
+)
+def test_push_order(modules: dict[str, str], expected: list[str]) -> None:
+    assert push_order(modules) == expected
+
+
+# --------------------------------------------------------------------------- policy API
+# OPA's server compiles every stored module on each change and refuses one that breaks
+# the set; against a real OPA these check the test server's claims.
+
+CALLER = "package mlgate_protocol_test.caller\n\ny := data.mlgate_protocol_test.callee.f(1)\n"
+CALLEE = "package mlgate_protocol_test.callee\n\nf(x) := x * 2\n"
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def test_policy_put_that_does_not_compile_is_opas_400(
+    fresh_opa_url: str, opa_token: str | None
+) -> None:
+    url = f"{fresh_opa_url}/v1/policies/mlgate_protocol_test/orphan.rego"
+    source = "package mlgate_protocol_test.orphan\n\ny := data.mlgate_protocol_test.none.f(1)\n"
+    answer = requests.put(url, data=source, headers=_auth(opa_token), timeout=5)
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["code"] == "invalid_parameter"
+    assert body["message"] == "error(s) occurred while compiling module(s)"
+    [error] = body["errors"]
+    assert error["code"] == "rego_type_error"
+    assert error["message"] == "undefined function data.mlgate_protocol_test.none.f"
+    assert {k: error["location"][k] for k in ("file", "row")} == {
+        "file": "mlgate_protocol_test/orphan.rego",
+        "row": 3,
+    }
+    listed = requests.get(f"{fresh_opa_url}/v1/policies", headers=_auth(opa_token), timeout=5)
+    assert "mlgate_protocol_test/orphan.rego" not in {p["id"] for p in listed.json()["result"]}
+
+
+def test_policy_put_with_a_parse_error_is_opas_400_with_its_location(
+    fresh_opa_url: str, opa_token: str | None
+) -> None:
+    url = f"{fresh_opa_url}/v1/policies/mlgate_protocol_test/bad.rego"
+    source = "package mlgate_protocol_test.bad\n\nallow if {\n\tinput.x == == 1\n}\n"
+    answer = requests.put(url, data=source, headers=_auth(opa_token), timeout=5)
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["message"]) == (
+        "invalid_parameter",
+        "error(s) occurred while compiling module(s)",
+    )
+    [error] = body["errors"]
+    assert (error["code"], error["message"]) == ("rego_parse_error", "unexpected equal token")
+    assert error["location"] == {"file": "mlgate_protocol_test/bad.rego", "row": 4, "col": 13}
+
+
+def test_policy_delete_that_breaks_the_set_is_opas_400(
+    fresh_opa_url: str, opa_token: str | None
+) -> None:
+    base = f"{fresh_opa_url}/v1/policies/mlgate_protocol_test"
+    for name, source in (("callee.rego", CALLEE), ("caller.rego", CALLER)):
+        put = requests.put(f"{base}/{name}", data=source, headers=_auth(opa_token), timeout=5)
+        assert put.status_code == 200, put.text
+    answer = requests.delete(f"{base}/callee.rego", headers=_auth(opa_token), timeout=5)
+    assert answer.status_code == 400
+    body = answer.json()
+    assert (body["code"], body["errors"][0]["code"]) == ("invalid_operation", "rego_type_error")
+    for name in ("caller.rego", "callee.rego"):  # in this order, the set stays whole
+        assert requests.delete(f"{base}/{name}", headers=_auth(opa_token), timeout=5).ok
+    gone = requests.delete(f"{base}/callee.rego", headers=_auth(opa_token), timeout=5)
+    assert (gone.status_code, gone.json()["code"]) == (404, "resource_not_found")
+
+
+def test_data_api_evaluation_error_is_opas_500(fresh_opa_url: str, opa_token: str | None) -> None:
+    url = f"{fresh_opa_url}/v1/policies/mlgate_protocol_test/conflict.rego"
+    source = "package mlgate_protocol_test.conflict\n\nx := v if {\n\tsome v in [1, 2]\n}\n"
+    assert requests.put(url, data=source, headers=_auth(opa_token), timeout=5).ok
+    try:
+        answer = requests.post(
+            f"{fresh_opa_url}/v1/data/mlgate_protocol_test/conflict/x",
+            json={"input": {}},
+            headers=_auth(opa_token),
+            timeout=5,
+        )
+    finally:
+        requests.delete(url, headers=_auth(opa_token), timeout=5)
+    assert answer.status_code == 500
+    body = answer.json()
+    assert (body["code"], body["message"]) == (
+        "internal_error",
+        "error(s) occurred while evaluating query",
+    )
+    [error] = body["errors"]
+    assert error["code"] == "eval_conflict_error"
+    assert error["message"] == "complete rules must not produce multiple outputs"
+    assert (error["location"]["file"], error["location"]["row"]) == (
+        "mlgate_protocol_test/conflict.rego",
+        3,
+    )
+
+
 # --------------------------------------------------------------------------- revision
 
 
-def test_revision_is_the_bundle_revision_opa_reports(opa_double: OpaDouble) -> None:
-    opa_double.revision = "bundle-rev-42"
-    with OpaEngine(opa_double.url) as eng:
+def test_revision_is_the_bundle_revision_opa_reports(opa_server: OpaTestServer) -> None:
+    opa_server.revision = "bundle-rev-42"
+    with OpaEngine(opa_server.url) as eng:
         assert eng.revision() == "bundle-rev-42"  # asked before any decision
         eng.evaluate(example("allowed"))
         assert eng.revision() == "bundle-rev-42"  # carried by the decision's own answer
-    decision_request = opa_double.requests[-1]
+    decision_request = opa_server.requests[-1]
     assert decision_request.query == {"provenance": ["true"]}
 
 
-def test_revision_is_empty_without_a_bundle(double_engine: OpaEngine) -> None:
-    assert double_engine.revision() == ""
-    double_engine.evaluate(example("allowed"))
-    assert double_engine.revision() == ""
+def test_revision_is_empty_without_a_bundle(server_engine: OpaEngine) -> None:
+    assert server_engine.revision() == ""
+    server_engine.evaluate(example("allowed"))
+    assert server_engine.revision() == ""
 
 
 def test_revision_against_the_server_is_a_string(engine: OpaEngine) -> None:
@@ -303,8 +477,8 @@ def test_revision_from_provenance(provenance: Any, expected: str) -> None:
 
 
 # --------------------------------------------------------------------------- protocol
-# Facts about OPA's REST API the double relies on; against a real OPA they check the
-# double's claims.
+# Facts about OPA's REST API the test server relies on; against a real OPA they check
+# its claims.
 
 
 def test_data_api_undefined_document_is_a_200_without_result(

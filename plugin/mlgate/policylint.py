@@ -8,7 +8,11 @@ Findings, each ``file:line: message``:
 - calls to functions the embedded engine lacks. regorus resolves a function only when
   the call is reached, so a call behind a false condition would pass silently at run
   time: here every call in the AST is probed up front.
-- gates missing from the set (policy data and waivers are validated on load).
+- gates missing from the set (policy data and waivers are validated on load);
+- OPA's own verdict when its Go library is importable (``opa-golib-python-bindings``):
+  the set, tests and data compiled by OPA's parser, compiler and type checker, each
+  error as ``file:line: OPA <version>: <code>: <message>``. OPA reports the errors of
+  the first stage that fails (parse, then compile), as ``opa check`` does.
 """
 
 from __future__ import annotations
@@ -47,7 +51,31 @@ def check_policy_set(policy_set: PolicySet) -> list[Finding]:
     findings += _code_findings(policy_set)
     findings += _unknown_functions(policy_set)
     findings += _config_findings(policy_set)
+    findings += opa_findings(policy_set)
     return sorted(set(findings), key=lambda f: (f.file, f.line, f.message))
+
+
+def opa_findings(policy_set: PolicySet) -> list[Finding]:
+    """OPA's compile errors for the policies, their tests and data; ``[]`` when OPA
+    accepts them or when its Go library is not importable (see ``opa_unavailable``)."""
+    from .engine import golib
+
+    if golib.unavailable_reason():
+        return []
+    sources = {**policy_set.modules, **policy_set.tests}
+    try:
+        golib.compile_modules(sources, policy_set.data).close()
+    except golib.OpaRejected as exc:
+        return [_opa_finding(error) for error in exc.errors]
+    return []
+
+
+def _opa_finding(error: dict[str, Any]) -> Finding:
+    from .engine.golib import OPA_VERSION
+
+    loc = error.get("location") or {}
+    what = f"OPA {OPA_VERSION}: {error.get('code')}: {error.get('message')}"
+    return Finding(str(loc.get("file") or "(policy set)"), int(loc.get("row") or 1), what)
 
 
 def _location(message: str, default_file: str) -> tuple[str, int, str]:

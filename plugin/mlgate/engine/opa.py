@@ -278,31 +278,64 @@ class OpaEngine:
     def push(self, policy_set: PolicySet) -> list[str]:
         """Upload every module (``PUT /v1/policies/<relpath>``) and the policy data.
 
+        OPA compiles all stored modules plus the new one on every upload and refuses a
+        module calling a function no stored module defines yet, so modules go up in
+        dependency order (:func:`push_order`). A module refused for a compile error is
+        tried again after the others, pass after pass, until a pass uploads nothing: that
+        covers a dependency the order could not see; its last error is then reported.
+
         Data goes to ``PUT /v1/data/<key>`` for each top-level key of the data file, so
         data of other tenants of the server is left alone (a PUT to ``/v1/data`` would
-        replace all of it). Returns the uploaded policy ids.
+        replace all of it). Returns the uploaded policy ids, in upload order.
         """
+        uploaded: list[str] = []
+        pending = push_order(policy_set.modules)
+        while pending:
+            refused: dict[str, EngineError] = {}
+            for policy_id in pending:
+                error = self._put_module(policy_set, policy_id)
+                if error is None:
+                    uploaded.append(policy_id)
+                else:
+                    refused[policy_id] = error
+            if len(refused) == len(pending):
+                raise next(iter(refused.values()))
+            pending = list(refused)
+        self._put_data(policy_set)
+        return uploaded
+
+    def _put_module(self, policy_set: PolicySet, policy_id: str) -> EngineError | None:
+        """Upload one module; the error to report if OPA refused it for a compile error
+        (another module may be missing); anything else raises at once."""
         import requests
         from opa_client.errors import RegoParseError, TypeException
 
-        uploaded: list[str] = []
-        for policy_id, source in sorted(policy_set.modules.items()):
-            endpoint = quote(policy_id, safe="/")
-            path = f"policies/{endpoint}"
-            try:
-                # rego_compat=False: the client would otherwise rewrite a rejected module
-                # to another Rego syntax and retry; what we upload is what we tested.
-                self._client.update_policy_from_string(source, endpoint, rego_compat=False)
-            except TypeException as exc:
-                raise PolicyError(f"{policy_set.root}/{policy_id}: the module is empty") from exc
-            except RegoParseError as exc:
-                detail = _error_text(exc.expression, exc.message, exc.errors)
-                raise self._fail("PUT", path, f"OPA rejected the module: {detail}") from exc
-            except requests.exceptions.JSONDecodeError as exc:
-                raise self._fail("PUT", path, "rejected, and the answer is not JSON") from exc
-            except requests.exceptions.RequestException as exc:
-                raise self._fail("PUT", path, _transport_reason(exc, self.timeout)) from exc
-            uploaded.append(policy_id)
+        endpoint = quote(policy_id, safe="/")
+        path = f"policies/{endpoint}"
+        try:
+            # rego_compat=False: the client would otherwise rewrite a rejected module
+            # to another Rego syntax and retry; what we upload is what we tested.
+            self._client.update_policy_from_string(
+                policy_set.modules[policy_id], endpoint, rego_compat=False
+            )
+        except TypeException as exc:
+            raise PolicyError(f"{policy_set.root}/{policy_id}: the module is empty") from exc
+        except RegoParseError as exc:
+            detail = _error_text(exc.expression, exc.message, exc.errors)
+            error = self._fail("PUT", path, f"OPA rejected the module: {detail}")
+            if _may_compile_later(exc.errors):
+                return error
+            raise error from exc
+        except requests.exceptions.JSONDecodeError as exc:
+            raise self._fail("PUT", path, "rejected, and the answer is not JSON") from exc
+        except requests.exceptions.RequestException as exc:
+            raise self._fail("PUT", path, _transport_reason(exc, self.timeout)) from exc
+        return None
+
+    def _put_data(self, policy_set: PolicySet) -> None:
+        import requests
+        from opa_client.errors import RegoParseError
+
         for key, value in sorted(policy_set.data.items()):
             endpoint = quote(key, safe="")
             path = f"data/{endpoint}"
@@ -320,7 +353,49 @@ class OpaEngine:
                 raise self._fail("PUT", path, "rejected, and the answer is not JSON") from exc
             except requests.exceptions.RequestException as exc:
                 raise self._fail("PUT", path, _transport_reason(exc, self.timeout)) from exc
-        return uploaded
+
+
+_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
+_DATA_REF = re.compile(r"\bdata((?:\.\w+)+)")
+_LATER = {"rego_type_error", "rego_compile_error", "rego_recursion_error", "rego_unsafe_var_error"}
+
+
+def push_order(modules: dict[str, str]) -> list[str]:
+    """Module ids in dependency order: a module after the modules whose packages it refers
+    to (``data.<pkg>...`` in imports and rules, or a parent of ``<pkg>``), else by path.
+
+    Seen from the text, not parsed: a reference it misses (``data["pkg"]``) is left to
+    the upload passes of :meth:`OpaEngine.push`; modules in a cycle keep path order.
+    """
+    packages = {mid: m.group(1) for mid, src in modules.items() if (m := _PACKAGE.search(src))}
+
+    def refers(ref: str, package: str) -> bool:
+        return ref == package or ref.startswith(package + ".") or package.startswith(ref + ".")
+
+    needs: dict[str, set[str]] = {}
+    for mid, source in modules.items():
+        refs = {m.group(1)[1:] for m in _DATA_REF.finditer(source)}
+        needs[mid] = {
+            other
+            for other, package in packages.items()
+            if packages.get(other) != packages.get(mid) and any(refers(r, package) for r in refs)
+        }
+    order: list[str] = []
+    while len(order) < len(modules):
+        placed = set(order)
+        ready = sorted(m for m in modules if m not in placed and needs[m] <= placed)
+        if not ready:  # a cycle: the rest in path order
+            ready = sorted(m for m in modules if m not in placed)
+        order.extend(ready[:1])
+    return order
+
+
+def _may_compile_later(errors: Any) -> bool:
+    """OPA refused a module for compile errors only (an undefined function, ...): it may
+    compile once the modules it depends on are there. Parse errors never will."""
+    if not isinstance(errors, list) or not errors:
+        return False
+    return all(isinstance(e, dict) and e.get("code") in _LATER for e in errors)
 
 
 def push_policies(

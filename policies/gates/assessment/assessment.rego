@@ -126,10 +126,12 @@ violations contains {"code": "assessment.expired", "params": params} if {
 	expects_evidence
 	assessment.date_ns != null
 
-	# Integer comparison: a float division can round the last nanosecond of day
-	# max_age_days up to the next day in one engine and not in another.
-	input.now_ns - assessment.date_ns >= (lib.config.assessment.max_age_days + 1) * ns_per_day
-	age_days := floor((input.now_ns - assessment.date_ns) / ns_per_day)
+	# Integers only: a float division rounds a few ns short of whole days up to the next
+	# day in one engine (regorus) and not in another (OPA). age_ns >= 0 here, so the
+	# remainder is the part of a day and the division below is exact.
+	age_ns := input.now_ns - assessment.date_ns
+	age_ns >= (lib.config.assessment.max_age_days + 1) * ns_per_day
+	age_days := (age_ns - (age_ns % ns_per_day)) / ns_per_day
 	params := {"date": assessment.date, "age_days": age_days, "max_age_days": lib.config.assessment.max_age_days}
 }
 

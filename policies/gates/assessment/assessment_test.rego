@@ -135,6 +135,17 @@ test_expired_reports_age_in_days if {
 	v.params.max_age_days == 365
 }
 
+# The age in the message counts whole days exactly: 1 ns short of 400 days is 399 on
+# every engine (a float division made it 400 on regorus and 399 on OPA).
+test_expired_age_is_exact_to_the_nanosecond if {
+	last_ns_of_day_399 := (testdata.today_ns + (86400 * ns_per_second)) - 1
+	vs := assessment.violations with input as testdata.assessed_days_ago(399, last_ns_of_day_399)
+		with data.mlgate.config as testdata.config
+	some v in vs
+	v.code == "assessment.expired"
+	v.params.age_days == 399
+}
+
 test_max_age_is_policy_data if {
 	cfg := testdata.config_with({"assessment": {"max_age_days": 30}})
 	codes_with(testdata.assessed_days_ago(30, testdata.now_ns), cfg) == set()

@@ -1,58 +1,65 @@
-"""An OPA REST API protocol double: a test server, not OPA.
+"""A test HTTP server speaking OPA's REST API v1, deciding with OPA's own Go library.
 
-It speaks the documented endpoints and error shapes of OPA's REST API v1
-(https://www.openpolicyagent.org/docs/rest-api) and evaluates Rego with the embedded
-engine, regorus. It is the one stand-in the test suite allows, because no OPA binary
-can be installed on this machine; set ``MLGATE_TEST_OPA_URL`` to run the same tests
-against a real ``opa run --server``.
+The REST layer is ours; compiling and evaluating are OPA's: every policy upload compiles
+all stored modules plus the new one with OPA's compiler (``opa-golib-python-bindings``,
+OPA v1.20.2 in-process, see :mod:`mlgate.engine.golib`), and every Data API read is
+evaluated by OPA. Its status codes and error bodies are those of OPA's
+``v1/server/server.go`` (https://www.openpolicyagent.org/docs/rest-api); set
+``MLGATE_TEST_OPA_URL`` to run the same tests against a real ``opa run --server``.
 
-Endpoints (as documented):
+Endpoints, as OPA's server answers them:
 
-- ``PUT /v1/policies/{id}`` (text/plain Rego): 200 ``{}``; a module regorus rejects
-  is 400 ``invalid_parameter`` with ``errors: [{code, message, location}]``
+- ``PUT /v1/policies/{id}`` (Rego text): 200 ``{}``. The same bytes as stored: 200 at
+  once. Otherwise the module is parsed, then compiled with every stored module and the
+  data; a parse or compile failure is 400 ``{"code": "invalid_parameter", "message":
+  "error(s) occurred while compiling module(s)", "errors": [...]}`` with OPA's error
+  objects (``code``, ``message``, ``location`` {file, row, col}); nothing is stored.
 - ``GET /v1/policies``, ``GET /v1/policies/{id}``: ``{"result": ...}`` with ``id`` and
-  ``raw`` (no ``ast``: that is OPA's own AST, which regorus does not produce);
-  ``DELETE /v1/policies/{id}``: 200 ``{}``; unknown ids are 404 ``resource_not_found``
+  ``raw`` (no ``ast``); ``DELETE /v1/policies/{id}``: 200 ``{}``, or 400
+  ``invalid_operation`` when the remaining modules no longer compile; an unknown id is
+  404 ``resource_not_found`` ``storage_not_found_error: policy id "<id>"``
 - ``PUT /v1/data[/{path}]``: 204, creating parents like ``mkdir -p``; ``If-None-Match: *``
-  on an existing document is 304; a non-object parent is 404 ``resource_conflict``
+  on an existing document is 304; a non-object parent is 404 ``resource_conflict``;
+  data that conflicts with the policies is 400 ``invalid_parameter``
 - ``GET /v1/data[/{path}]`` and ``POST /v1/data[/{path}]`` with ``{"input": ...}``:
-  ``{"result": value}``, or ``{}`` when the document is undefined; ``provenance=true``
-  adds ``provenance`` (with ``bundles.<name>.revision`` when a revision is configured);
-  ``decision_id`` only when configured; a malformed body is 400 ``invalid_parameter``
+  ``{"result": value}``, or ``{}`` when the document is undefined; an evaluation error is
+  500 ``internal_error`` ``error(s) occurred while evaluating query`` with OPA's error;
+  ``provenance=true`` adds ``provenance`` (with ``bundles.<name>.revision`` when a
+  revision is configured); ``decision_id`` only when configured; a malformed body is 400
+  ``invalid_parameter``
 - ``GET /health``: 200 ``{}``
 
-Test knobs: :meth:`OpaDouble.fail_with` (status + OPA's error body),
-:meth:`OpaDouble.respond_raw` (any status and body, e.g. a proxy's HTML page),
-:attr:`OpaDouble.delay` (seconds before answering), :meth:`OpaDouble.make_undefined`
-(a data path answers ``{}``), ``token=`` (401 ``unauthorized`` without that bearer
-token), and :attr:`OpaDouble.requests` (every request with its headers, recorded).
+Where it differs from OPA's server: the bindings print errors as text, without a column
+except under a parse error's caret, so ``location.col`` is given for parse errors only;
+``ast`` is not returned; there are no bundles, metrics, explain or Query/Compile APIs.
 
-A regorus ``Engine`` panics when used from a thread other than its creator, so each
-handler thread compiles its own engine, cached per thread and per policy generation,
-and evaluates a clone of it (a clone carries no input from an earlier request).
+Test knobs, for our error handling (they make it a double, not OPA, while set):
+:meth:`OpaTestServer.fail_with` (status + OPA's error body), :meth:`respond_raw` (any
+status and body, e.g. a proxy's HTML page), :attr:`delay` (seconds before answering),
+:meth:`make_undefined` (a data path answers ``{}``), ``token=`` (401 ``unauthorized``
+without that bearer token), and :attr:`requests` (every request, recorded).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mlgate.engine import golib
 from mlgate.errors import one_line
 from mlgate.policy import PolicySet
 
-DOUBLE_VERSION = "0.0.0-mlgate-protocol-double"
+SERVER_VERSION = "0.0.0-mlgate-opa-test-server"
 DEFAULT_BUNDLE = "mlgate"
-
-_local = threading.local()
+MSG_COMPILE_MODULE_ERROR = "error(s) occurred while compiling module(s)"
+MSG_EVALUATION_ERROR = "error(s) occurred while evaluating query"
 
 
 @dataclass
@@ -71,55 +78,25 @@ class _Forced:
     content_type: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class _State:
-    """Policies and data; ``generation`` changes with every write (engines cache by it)."""
+    """Policies and data, and OPA compiled with exactly these (replaced on every write)."""
 
-    modules: dict[str, str] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    generation: int = 0
-
-
-class RegoRejected(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("; ".join(e["message"] for e in errors))
-        self.errors = errors
+    modules: dict[str, str]
+    data: dict[str, Any]
+    compiled: Any
 
 
-_LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<row>\d+):(?P<col>\d+)")
-_WHAT = re.compile(r"^error:\s*(?P<what>.+)$", re.MULTILINE)
+def _compile(modules: dict[str, str], data: dict[str, Any], code: str) -> Any:
+    """OPA compiling ``modules`` with ``data``; a failure is OPA's 400 with ``code``."""
+    try:
+        return golib.compile_modules(modules, data)
+    except golib.OpaRejected as exc:
+        raise _ApiError(400, code, MSG_COMPILE_MODULE_ERROR, exc.errors) from exc
 
 
-def _rego_error(exc: BaseException, code: str) -> dict[str, Any]:
-    """regorus's ``--> file:row:col ... error: what`` as an OPA error object."""
-    text = str(exc).split("Stack backtrace:")[0]
-    what = _WHAT.search(text)
-    error: dict[str, Any] = {
-        "code": code,
-        "message": what.group("what").strip() if what else one_line(text),
-    }
-    where = _LOCATION.search(text)
-    if where:
-        error["location"] = {
-            "file": where.group("file"),
-            "row": int(where.group("row")),
-            "col": int(where.group("col")),
-        }
-    return error
-
-
-def _compile(modules: dict[str, str], data: dict[str, Any]) -> Any:
-    """A regorus engine with ``modules`` (ids as file names) and ``data``; raises RegoRejected."""
-    import regorus
-
-    engine = regorus.Engine()
-    for module_id, source in sorted(modules.items()):
-        try:
-            engine.add_policy(module_id, source)
-        except BaseException as exc:  # noqa: BLE001 - Rust panics are BaseException
-            raise RegoRejected([_rego_error(exc, "rego_parse_error")]) from exc
-    engine.add_data_json(json.dumps(data))
-    return engine
+def _not_found(module_id: str) -> _ApiError:
+    return _ApiError(404, "resource_not_found", f'storage_not_found_error: policy id "{module_id}"')
 
 
 def _ref(segments: list[str]) -> str:
@@ -127,8 +104,8 @@ def _ref(segments: list[str]) -> str:
     return "data" + "".join(f"[{json.dumps(s)}]" for s in segments)
 
 
-class OpaDouble:
-    """A running OPA REST API protocol double on 127.0.0.1 (see the module docstring)."""
+class OpaTestServer:
+    """A running OPA REST API test server on 127.0.0.1 (see the module docstring)."""
 
     def __init__(
         self,
@@ -140,7 +117,6 @@ class OpaDouble:
         token: str | None = None,
     ) -> None:
         self._lock = threading.Lock()
-        self._state = _State()
         self.revision = revision
         self.bundle_name = bundle_name
         self.decision_ids = decision_ids
@@ -153,10 +129,10 @@ class OpaDouble:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: dict[socket.socket, threading.Thread] = {}
-        if policy_set is not None:
-            _compile(policy_set.modules, policy_set.data)  # a broken set fails here, loudly
-            self._state.modules = dict(policy_set.modules)
-            self._state.data = json.loads(json.dumps(policy_set.data))
+        modules = dict(policy_set.modules) if policy_set is not None else {}
+        data = json.loads(json.dumps(policy_set.data)) if policy_set is not None else {}
+        # A broken set fails here, loudly, as `opa run --server policies/` would.
+        self._state = _State(modules, data, golib.compile_modules(modules, data))
 
     # ------------------------------------------------------------------ knobs
 
@@ -193,23 +169,23 @@ class OpaDouble:
     @property
     def url(self) -> str:
         if self._server is None:
-            raise RuntimeError("the OPA protocol double is not running")
+            raise RuntimeError("the OPA test server is not running")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> str:
-        double = self
+        server = self
 
         class Handler(_Handler):
             pass
 
-        Handler.double = double
+        Handler.opa = server
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # how long stop() waits for the serve loop
-            name="opa-double",
+            name="opa-test-server",
             daemon=True,
         )
         self._thread.start()
@@ -225,13 +201,11 @@ class OpaDouble:
         for conn in connections:  # keep-alive connections would otherwise go on serving
             with suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        # Handler threads drop their regorus engines as they end; wait for them, so that
-        # no engine is left for another thread to drop (regorus forbids that).
         for thread in [*connections.values(), self._thread]:
             if thread is not None:
                 thread.join(timeout=5)
 
-    def __enter__(self) -> OpaDouble:
+    def __enter__(self) -> OpaTestServer:
         self.start()
         return self
 
@@ -240,37 +214,34 @@ class OpaDouble:
 
     # ------------------------------------------------------------------ state (under lock)
 
-    def _snapshot(self) -> tuple[int, dict[str, str], dict[str, Any]]:
-        with self._lock:
-            s = self._state
-            return s.generation, s.modules, s.data
-
     def _put_policy(self, module_id: str, source: str) -> None:
         with self._lock:
-            modules = {**self._state.modules, module_id: source}
-            _compile(modules, self._state.data)
-            self._state.modules = modules
-            self._state.generation += 1
+            s = self._state
+            if s.modules.get(module_id) == source:
+                return  # OPA answers an upload of the stored bytes at once
+            # Parse the new module alone first, as OPA's server does: its parse errors
+            # are reported even when a stored module would fail to compile too.
+            _parse_alone(module_id, source)
+            modules = {**s.modules, module_id: source}
+            self._state = _State(modules, s.data, _compile(modules, s.data, "invalid_parameter"))
 
-    def _delete_policy(self, module_id: str) -> bool:
+    def _delete_policy(self, module_id: str) -> None:
         with self._lock:
-            if module_id not in self._state.modules:
-                return False
-            modules = dict(self._state.modules)
-            del modules[module_id]
-            self._state.modules = modules
-            self._state.generation += 1
-            return True
+            s = self._state
+            if module_id not in s.modules:
+                raise _not_found(module_id)
+            modules = {k: v for k, v in s.modules.items() if k != module_id}
+            self._state = _State(modules, s.data, _compile(modules, s.data, "invalid_operation"))
 
     def _put_data(self, segments: list[str], value: Any, if_none_match: bool) -> int:
         with self._lock:
+            s = self._state
             if not segments:
                 if not isinstance(value, dict):
                     raise _ApiError(400, "invalid_parameter", "root document must be an object")
-                self._state.data = value
-                self._state.generation += 1
+                self._state = _State(s.modules, value, _compile_data(s.modules, value))
                 return 204
-            data = json.loads(json.dumps(self._state.data))
+            data = json.loads(json.dumps(s.data))
             node = data
             for seg in segments[:-1]:
                 child = node.setdefault(seg, {})
@@ -284,41 +255,43 @@ class OpaDouble:
             if if_none_match and segments[-1] in node:
                 return 304
             node[segments[-1]] = value
-            self._state.data = data
-            self._state.generation += 1
+            self._state = _State(s.modules, data, _compile_data(s.modules, data))
             return 204
 
     # ------------------------------------------------------------------ evaluation
 
     def _evaluate(self, segments: list[str], input_doc: Any, has_input: bool) -> tuple[bool, Any]:
-        """(defined, value) of ``data.<segments>``, on an engine built on this thread."""
-        generation, modules, data = self._snapshot()
-        cache: dict[tuple[int, int], Any] = getattr(_local, "engines", None) or {}
-        _local.engines = cache
-        key = (id(self), generation)
-        template = cache.get(key)
-        if template is None:
-            template = _compile(modules, data)
-            cache.clear()  # older generations are never asked for again
-            cache[key] = template
-        engine = template.clone()
-        if has_input:
-            engine.set_input_json(json.dumps(input_doc))
+        """(defined, value) of ``data.<segments>``, evaluated by OPA."""
+        opa = golib._bindings()
+        with self._lock:
+            compiled = self._state.compiled
         try:
-            rows = engine.eval_query(_ref(segments)).get("result", [])
-        except BaseException as exc:  # noqa: BLE001 - regorus errors and panics
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            error = _rego_error(exc, "eval_error")
-            raise _ApiError(500, "internal_error", error["message"], [error]) from exc
-        values = [e["value"] for row in rows for e in row.get("expressions", [])]
-        return (True, values[0]) if values else (False, None)
+            rows = compiled.eval_query(f"x = {_ref(segments)}", input_doc if has_input else None)
+        except opa.OpaError as exc:
+            errors = golib.opa_errors(exc.message, self.modules)
+            raise _ApiError(500, "internal_error", MSG_EVALUATION_ERROR, errors) from exc
+        return (True, rows[0]["x"]) if rows else (False, None)
 
     def _provenance(self) -> dict[str, Any]:
-        provenance: dict[str, Any] = {"version": DOUBLE_VERSION}
+        provenance: dict[str, Any] = {"version": SERVER_VERSION}
         if self.revision:
             provenance["bundles"] = {self.bundle_name: {"revision": self.revision}}
         return provenance
+
+
+def _parse_alone(module_id: str, source: str) -> None:
+    """OPA's parse of one module; its errors are OPA's 400 for the upload."""
+    errors = golib.parse_errors({module_id: source})
+    if errors:
+        raise _ApiError(400, "invalid_parameter", MSG_COMPILE_MODULE_ERROR, errors)
+
+
+def _compile_data(modules: dict[str, str], data: dict[str, Any]) -> Any:
+    """OPA with the new data: data conflicting with a rule is OPA's 400 (as a string)."""
+    try:
+        return golib.compile_modules(modules, data)
+    except golib.OpaRejected as exc:
+        raise _ApiError(400, "invalid_parameter", str(exc)) from exc
 
 
 class _ApiError(Exception):
@@ -341,21 +314,20 @@ def _true(query: dict[str, list[str]], name: str) -> bool:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    double: OpaDouble
+    opa: OpaTestServer
     protocol_version = "HTTP/1.1"  # keep-alive, so a client's session reuses one thread
-    server_version = "opa-protocol-double"
+    server_version = "opa-test-server"
 
     disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def setup(self) -> None:
         super().setup()
-        with self.double._lock:
-            self.double._connections[self.connection] = threading.current_thread()
+        with self.opa._lock:
+            self.opa._connections[self.connection] = threading.current_thread()
 
     def finish(self) -> None:
-        _local.engines = None  # drop this thread's engines here, on their own thread
-        with self.double._lock:
-            self.double._connections.pop(self.connection, None)
+        with self.opa._lock:
+            self.opa._connections.pop(self.connection, None)
         super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
@@ -381,9 +353,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         query = parse_qs(split.query, keep_blank_values=True)
-        double = self.double
-        with double._lock:
-            double.requests.append(
+        opa = self.opa
+        with opa._lock:
+            opa.requests.append(
                 RecordedRequest(
                     self.command,
                     split.path,
@@ -392,14 +364,14 @@ class _Handler(BaseHTTPRequestHandler):
                     body,
                 )
             )
-        if double.delay and double._stopping.wait(double.delay):
+        if opa.delay and opa._stopping.wait(opa.delay):
             return  # stopping: drop the answer
-        if double.token is not None and (
-            self.headers.get("Authorization") != f"Bearer {double.token}"
+        if opa.token is not None and (
+            self.headers.get("Authorization") != f"Bearer {opa.token}"
         ):
             self._json(401, {"code": "unauthorized", "message": "missing or invalid token"})
             return
-        forced = double._forced
+        forced = opa._forced
         if forced is not None:
             self._send(forced.status, forced.body, forced.content_type)
             return
@@ -407,16 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(split.path, query, body)
         except _ApiError as exc:
             self._json(exc.status, exc.body)
-        except RegoRejected as exc:
-            self._json(
-                400,
-                {
-                    "code": "invalid_parameter",
-                    "message": "error(s) occurred while compiling module(s)",
-                    "errors": exc.errors,
-                },
-            )
-        except Exception as exc:  # noqa: BLE001 - a bug in the double is a 500, not a hang
+        except Exception as exc:  # noqa: BLE001 - a bug here is a 500, not a hang
             self._json(500, {"code": "internal_error", "message": one_line(str(exc))})
 
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _handle
@@ -440,11 +403,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
     def _policies(self, method: str, module_id: str, body: bytes) -> None:
-        double = self.double
+        opa = self.opa
         if not module_id:
             if method != "GET":
                 raise _ApiError(405, "invalid_operation", "method not allowed")
-            modules = double.modules
+            modules = opa.modules
             self._json(200, {"result": [{"id": i, "raw": modules[i]} for i in sorted(modules)]})
             return
         if method == "PUT":
@@ -452,16 +415,15 @@ class _Handler(BaseHTTPRequestHandler):
                 source = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise _ApiError(400, "invalid_parameter", f"module is not UTF-8: {exc}") from exc
-            double._put_policy(module_id, source)
+            opa._put_policy(module_id, source)
             self._json(200, {})
         elif method == "GET":
-            modules = double.modules
+            modules = opa.modules
             if module_id not in modules:
-                raise _ApiError(404, "resource_not_found", f"storage_not_found_error: {module_id}")
+                raise _not_found(module_id)
             self._json(200, {"result": {"id": module_id, "raw": modules[module_id]}})
         elif method == "DELETE":
-            if not double._delete_policy(module_id):
-                raise _ApiError(404, "resource_not_found", f"storage_not_found_error: {module_id}")
+            opa._delete_policy(module_id)
             self._json(200, {})
         else:
             raise _ApiError(405, "invalid_operation", "method not allowed")
@@ -469,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _data(
         self, method: str, segments: list[str], query: dict[str, list[str]], body: bytes
     ) -> None:
-        double = self.double
+        opa = self.opa
         if method == "PUT":
             try:
                 value = json.loads(body or b"null")
@@ -477,7 +439,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _ApiError(
                     400, "invalid_parameter", f"body contains malformed JSON: {exc}"
                 ) from exc
-            status = double._put_data(
+            status = opa._put_data(
                 segments, value, self.headers.get("If-None-Match", "").strip() == "*"
             )
             self._send(status)
@@ -511,23 +473,14 @@ class _Handler(BaseHTTPRequestHandler):
                 has_input, input_doc = True, json.loads(query["input"][0])
             except ValueError as exc:
                 raise _ApiError(400, "invalid_parameter", f"malformed input: {exc}") from exc
-        if "/".join(segments) in double._undefined:
+        if "/".join(segments) in opa._undefined:
             defined, value = False, None
         else:
-            defined, value = double._evaluate(segments, input_doc, has_input)
+            defined, value = opa._evaluate(segments, input_doc, has_input)
         if defined:
             answer["result"] = value
-        if double.decision_ids:
+        if opa.decision_ids:
             answer["decision_id"] = str(uuid.uuid4())
         if _true(query, "provenance"):
-            answer["provenance"] = double._provenance()
+            answer["provenance"] = opa._provenance()
         self._json(200, answer)
-
-
-@contextmanager
-def running_double(
-    policy_set: PolicySet | None = None, revision: str = "", **options: Any
-) -> Iterator[str]:
-    """Start a double (loaded with ``policy_set``, if given) and yield its URL."""
-    with OpaDouble(policy_set, revision=revision, **options) as double:
-        yield double.url
