@@ -15,6 +15,7 @@ imports MLflow's SQL store) can fail with a circular import. The factory imports
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 PREFIX = "mlgate+"
@@ -26,3 +27,19 @@ def make_store(store_uri: str, tracking_uri: str | None = None) -> Any:
     from .store import build_store
 
     return build_store(store_uri, tracking_uri)
+
+
+
+def _guard_artifact_writes() -> None:
+    """In a gated server, refuse artifact writes under ``compliance/`` of protected
+    versions (:mod:`mlgate.registry.guard`)."""
+    uri = os.environ.get("_MLFLOW_SERVER_REGISTRY_STORE") or os.environ.get(
+        "_MLFLOW_SERVER_FILE_STORE", ""
+    )
+    if uri.startswith(PREFIX):
+        from .guard import install
+
+        install()
+
+
+_guard_artifact_writes()
