@@ -131,6 +131,7 @@ from mlflow.store.model_registry.dbmodels.models import (
     SqlModelVersionTag,
     SqlRegisteredModel,
     SqlRegisteredModelAlias,
+    SqlRegisteredModelTag,
 )
 from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
 from mlflow.utils.time import get_current_time_millis
@@ -185,7 +186,9 @@ _PROXIED_ARTIFACTS_ROUTE = "/api/2.0/mlflow-artifacts/artifacts/"
 _POLICY_SNAPSHOT_ENV = "_MLGATE_SERVER_POLICY_SET"
 _SNAPSHOT_LIMIT = 96_000  # an environment variable holds at most 128 KiB on Linux
 _PROMPT_TAG = "mlflow.prompt.is_prompt"  # mlflow.prompt.constants.IS_PROMPT_TAG_KEY
-_PROMPT_SOURCE = "prompt-template"  # mlflow.prompt.constants._STORE_PROMPT_SOURCE_PLACEHOLDER
+# mlflow.prompt.constants._PROMPT_SOURCE_PLACEHOLDERS: what MLflow writes as a prompt
+# version's source (the client's and the store's spelling).
+_PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
 _DECISION_TAG_PREFIX = "mlgate."
 
 
@@ -320,6 +323,22 @@ def server_artifact_location(location: str) -> str:
 
 class ServerRegistry(Registry):
     """:class:`mlgate.evidence.Registry` reading artifacts where the server keeps them."""
+
+    def artifact_location(self, mv: ModelVersion) -> str:
+        """As :meth:`Registry.artifact_location`, with a ``runs:/`` answer resolved here.
+
+        A copy's source is ``models:/<name>/<version>``, whose download URI is the
+        original's ``runs:/<run>/<path>``; MLflow would resolve that to the run's
+        ``mlflow-artifacts:`` root through an HTTP tracking URI, which a server has not.
+        """
+        location = super().artifact_location(mv)
+        if not location.startswith("runs:/"):
+            return location
+        run_id, _, path = location[len("runs:/"):].partition("/")
+        with self.calling(f"run {run_id} of model {mv.name!r} version {mv.version}"):
+            root = self.client.get_run(run_id).info.artifact_uri.rstrip("/")
+        path = path.strip("/")
+        return f"{root}/{path}" if path else root
 
     def _repository(self, location: str) -> ArtifactRepository:
         return super()._repository(server_artifact_location(location))
@@ -774,10 +793,19 @@ class GatedStoreMixin:
         """
         if self.gate.prompts_gated():
             return False
-        if not _is_true(self.get_registered_model(name).tags.get(_PROMPT_TAG)):
-            return False
+        with self.ManagedSessionMaker() as session:
+            # Not get_registered_model: MLflow leaves the prompt marker out of its tags.
+            marker = (
+                self._get_query(session, SqlRegisteredModelTag)
+                .filter(
+                    SqlRegisteredModelTag.name == name, SqlRegisteredModelTag.key == _PROMPT_TAG
+                )
+                .first()
+            )
+            if marker is None or not _is_true(marker.value):
+                return False
         mv = self.get_model_version(name, version)
-        return _is_true(mv.tags.get(_PROMPT_TAG)) and mv.source == _PROMPT_SOURCE
+        return _is_true(mv.tags.get(_PROMPT_TAG)) and mv.source in _PROMPT_SOURCES
 
     def _refuse_lookalike(self, name: str, alias: str) -> None:
         """Refuse an alias a database could confuse with a protected one, or a hidden one."""
