@@ -665,3 +665,68 @@ def test_concurrent_promotions_against_concurrent_tag_writes(
     if server.log_url != server.store_uri:
         assert superseded == []
     assert len(entries) == len(promotions) - len(kept_changing) + len(superseded)
+
+
+# --------------------------------------------------------------------------- messages, log
+
+
+def test_a_refusal_leads_with_one_line_and_shows_control_characters_escaped(
+    sqlite_server: GatedServer, tmp_path: Path
+) -> None:
+    """The MLflow UI drops line breaks: the first line sums the refusal up. A tag value
+    with a terminal escape reaches neither the client nor the server log raw."""
+    reg = sqlite_server.helper(tmp_path)
+    name = reg.unique("chat")
+    mv = reg.create_version(name, compliant_tags(**{"filing.status": "pending\x1b[2J"}),
+                            manifest=example_manifest())
+
+    exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", mv.version))
+
+    [entry] = sqlite_server.decisions(name)
+    gates = [g.id for g in entry.decision.blocking_gates]
+    first = exc.message.removeprefix("PERMISSION_DENIED: ").splitlines()[0]
+    assert first == f"blocked by {', '.join(gates)}: {', '.join(entry.failing_codes)}; fixes below"
+    assert "\x1b" not in exc.message and "\\x1b[2J" in exc.message
+    assert "\x1b" not in sqlite_server.server_log
+
+
+def test_a_decision_logged_then_overtaken_is_named_by_the_next(
+    registry: RegistryHelper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sqlite decision log in the registry's own file is written before the registry's
+    lock is taken; if the evidence changes in between, the logged (allowed) decision was
+    not applied, and the request's next decision says so."""
+    from mlgate.registry import store
+
+    for key in [k for k in os.environ if k.startswith("MLGATE_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MLGATE_DECISION_LOG", registry.tracking_uri)  # the same file
+    name = registry.unique("chat")
+    mv = compliant(registry, name, source="run")
+    gated = MlflowClient(
+        tracking_uri=registry.tracking_uri, registry_uri="mlgate+" + registry.tracking_uri
+    )
+    original = store.Gate.record
+    recorded: list[str] = []
+
+    def record_then_someone_edits(self: Any, decision: Any, gate_input: Any, actor: str) -> None:
+        original(self, decision, gate_input, actor)
+        if not recorded:
+            registry.client.set_model_version_tag(
+                name, mv.version, "compliance.filing.status", "pending")
+        recorded.append(decision.decision_id)
+
+    monkeypatch.setattr(store.Gate, "record", record_then_someone_edits)
+
+    with pytest.raises(MlflowException) as info:
+        gated.set_registered_model_alias(name, "production", mv.version)
+
+    assert info.value.error_code == "PERMISSION_DENIED"
+    assert registry.aliases(name) == {}
+    from mlgate.decisionlog import DecisionLog
+
+    with DecisionLog(registry.tracking_uri) as log:
+        first, second = sorted(log.entries(model=name), key=lambda e: e.id)
+    assert (first.allowed, second.allowed) == (True, False)
+    assert any(f"decision {first.decision_id} (allowed)" in w and "not applied" in w
+               for w in second.decision.warnings)
