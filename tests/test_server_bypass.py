@@ -367,6 +367,9 @@ def test_a_worker_without_its_policy_set_serves_reads_and_refuses_promotions(
     assert "policy directory not found" in messages[1]
     assert "frozen" in messages[2]
     assert registry.aliases(name) == {"staging": str(mv.version)}
+    # Parking a version is not a promotion: it needs no policy.
+    gated.transition_model_version_stage(name, mv.version, "Archived", False)
+    assert registry.client.get_model_version(name, mv.version).current_stage == "Archived"
 
 
 def test_concurrent_refusals_of_one_version_all_answer_403(
@@ -730,3 +733,21 @@ def test_a_decision_logged_then_overtaken_is_named_by_the_next(
     assert (first.allowed, second.allowed) == (True, False)
     assert any(f"decision {first.decision_id} (allowed)" in w and "not applied" in w
                for w in second.decision.warnings)
+
+
+def test_the_guarded_artifact_repository_keeps_what_mlflow_checks_for(tmp_path: Path) -> None:
+    """MLflow picks streaming and multipart uploads by ``isinstance`` on the repository:
+    the guard must not hide them, and writes outside ``compliance/`` go through."""
+    from mlflow.store.artifact.artifact_repo import StreamUploadMixin
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+    from mlgate.registry.guard import guard
+
+    repo = guard(LocalArtifactRepository(str(tmp_path / "dest")))
+    source = tmp_path / "model.txt"
+    source.write_text("weights")
+    repo.log_artifact(str(source), "1/run/artifacts/model")
+
+    assert isinstance(repo, LocalArtifactRepository) and isinstance(repo, StreamUploadMixin)
+    assert type(guard(repo)).__name__ == "GuardedLocalArtifactRepository"  # idempotent
+    assert (tmp_path / "dest/1/run/artifacts/model/model.txt").read_text() == "weights"

@@ -977,8 +977,8 @@ class GatedStoreMixin:
         self, name: str, version: str, stage: str, archive_existing_versions: bool
     ) -> Any:
         canonical = get_canonical_stage(stage)  # an unknown stage is MLflow's 400
-        if canonical not in DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS and not self.gate.protected(
-            canonical, "stage"
+        if canonical not in DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS and not (
+            self._stage_is_protected(canonical)
         ):
             # Archived / None: a demotion, not a promotion.
             return super().transition_model_version_stage(  # type: ignore[misc]
