@@ -857,8 +857,9 @@ class GatedStoreMixin:
                 manifest=None,
             )
             return evidence, [
-                f"evidence could not be read ({reason}); decided without the manifest, "
-                f"and allowed because {kind} {target!r} is not protected (warn)"
+                f"evidence could not be read ({printable(reason)}); decided without the "
+                f"manifest, and allowed because {describe_target(target, kind)} is not "
+                "protected (warn)"
             ]
 
     def _log_shares_registry_file(self) -> bool:
@@ -965,6 +966,7 @@ class GatedStoreMixin:
 
         what = f"promoting {describe_version(name, version)} to alias {quoted(alias)}"
         with self._failing_closed(what):
+            self.gate.ensure_available()
             self._refuse_lookalike(name, alias)
             if self._is_ungated_prompt(name, str(version)):
                 return super().set_registered_model_alias(  # type: ignore[misc]
@@ -1085,7 +1087,8 @@ class GatedStoreMixin:
             if not decision.allowed:
                 decision.warnings = [
                     *decision.warnings,
-                    f"evaluated for renaming model {name!r} to {new_name!r}; rename refused",
+                    f"evaluated for renaming model {quoted(name)} to {quoted(new_name)}; "
+                    "rename refused",
                 ]
                 self.gate.record(decision, gate_input, actor)
                 blocked.append((decision, kind))
