@@ -144,7 +144,16 @@ def _guard_proxy_repository() -> None:
     if handlers._artifact_repo is None:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-        handlers._artifact_repo = get_artifact_repository(destination)
+        try:
+            handlers._artifact_repo = get_artifact_repository(destination)
+        except Exception:  # noqa: BLE001 - MLflow's own first use fails the same way
+            import logging
+
+            logging.getLogger("mlgate.registry").warning(
+                "mlgate: the artifact destination cannot be opened yet; guarding it when "
+                "the registry store is built", exc_info=True,
+            )
+            return
     guard(handlers._artifact_repo)
 
 
