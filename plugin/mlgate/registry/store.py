@@ -9,10 +9,11 @@
   tagged all the same. "Protected" is decided the way a database collation matches names
   (:mod:`mlgate.names`): a plain ASCII case variant (``PRODUCTION``) *is* the protected
   alias and is enforced; any other alias that folds to a protected one (``prodúction``,
-  ``PRODUCTİON``, ``publıc``, full-width, zero-width, Cyrillic, ``production `` with a
-  trailing space) is refused outright, because MariaDB's default collation would make it
-  overwrite the protected row; an alias holding a control or line-break character
-  (``production\\n``) is refused too, since the UI shows it as the plain name.
+  ``PRODUCTİON``, ``publıc``, full-width, Cyrillic letters) is refused outright, because
+  MariaDB's default collation would make it overwrite the protected row (MLflow's own
+  validation already refuses a trailing space or a zero-width character); an alias
+  holding a control or line-break character (``production\\n``) is refused too, since
+  the UI shows it as the plain name.
 - ``transition_model_version_stage`` to ``Staging`` (``warn``) or a protected stage
   (``Production``, any case: ``deny``). Moves to ``Archived`` or ``None`` are not
   promotions and pass untouched.
@@ -56,7 +57,9 @@ A promotion, in this order:
 
 If the evidence changed meanwhile, that decision is dropped unlogged (it was never acted
 on) and the version is evaluated again, at most :data:`MAX_ATTEMPTS` times; the log holds
-exactly the decisions that were applied or refused. One exception: a sqlite decision log
+exactly the decisions that were applied or refused (a request whose evidence changed
+:data:`MAX_ATTEMPTS` times is refused without a decision: none was made that held, and the
+server log says so). One exception: a sqlite decision log
 in the registry's own file cannot be written while the registry's write lock is held, so
 there the evidence is compared without the lock, the decision logged, then compared again
 under the lock; if it changed in that instant, the logged decision was not applied and the
@@ -910,7 +913,7 @@ class GatedStoreMixin:
                 "not applied: the version's compliance tags changed before the promotion "
                 "was written; this decision replaces it"
             ] if logged else []
-            _logger.info(
+            _logger.warning(
                 "mlgate: the evidence of %s changed during evaluation; evaluating again",
                 describe_version(name, version),
             )
