@@ -23,16 +23,22 @@ variant uses the default sqlite rule (``mlgate-decisions.db`` beside the databas
 The ``basic-auth`` variant runs MLflow's authentication app instead of the page (a
 server runs one app); its admin is :data:`AUTH_ADMIN`.
 
+The ``custom-policies`` variant runs a copy of the bundled policies with prompt gating on
+(``prompts.gated``) and the waiver :data:`LEGACY_WAIVER` (``filing.*`` for ``legacy-*``).
+
 The registry URIs cover both spellings users write: ``mlgate+postgresql://`` (no driver:
 the store picks the installed one) and ``mlgate+mysql+pymysql://`` (driver given).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +156,39 @@ VARIANTS: dict[str, dict[str, str]] = {
     "opa-down": {"MLGATE_ENGINE": "opa", "MLGATE_OPA_TIMEOUT": "2"},
     # MLflow's own authentication (--app-name basic-auth) in front of the registry plugin.
     "basic-auth": {},
+    # A policy copy: prompts gated, and LEGACY_WAIVER.
+    "custom-policies": {},
 }
+LEGACY_WAIVER_MODELS = "legacy-*"
+
+
+def legacy_waiver() -> dict[str, Any]:
+    """A waiver of every filing code for any version of a ``legacy-*`` model."""
+    today = datetime.now(UTC).date()
+    return {
+        "id": "W-LEGACY",
+        "model": LEGACY_WAIVER_MODELS,
+        "versions": "*",
+        "codes": ["filing.*"],
+        "justification": "legacy models, filing migrated separately",
+        "approver": "compliance@example.com",
+        "ticket": "COMP-9",
+        "granted": (today - timedelta(days=10)).isoformat(),
+        "expires": (today + timedelta(days=30)).isoformat(),
+    }
+
+
+def custom_policies(root: Path) -> Path:
+    """A copy of the bundled policies with ``prompts.gated`` and :func:`legacy_waiver`."""
+    from mlgate.policy import bundled_dir
+
+    target = root / "policies"
+    shutil.copytree(bundled_dir("policies"), target)
+    data = json.loads((target / "data.json").read_text())
+    data["mlgate"]["config"].setdefault("prompts", {})["gated"] = True
+    (target / "data.json").write_text(json.dumps(data, indent=2))
+    (target / "waivers.json").write_text(json.dumps({"waivers": [legacy_waiver()]}))
+    return target
 AUTH_ADMIN = ("admin", "mlgate-test-admin-password-1")
 
 
@@ -195,6 +233,8 @@ class ServerPool:
         env = dict(VARIANTS[variant])
         if variant == "opa-down":
             env["MLGATE_OPA_URL"] = closed_port_url()
+        if variant == "custom-policies":
+            env["MLGATE_POLICIES"] = str(custom_policies(root))
         if backend == "sqlite" and variant == "default":
             env["MLGATE_DECISION_LOG"] = store_uri
             log_url = store_uri

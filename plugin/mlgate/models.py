@@ -282,6 +282,14 @@ class WaiverConfig(_Strict):
     )
 
 
+class PromptsConfig(_Strict):
+    gated: bool = Field(
+        default=False,
+        description="gate MLflow prompts' aliases like models' (a prompt has no compliance "
+        "evidence, so the model gates block it)",
+    )
+
+
 class PolicyConfig(_Strict):
     """``data.mlgate.config``: every number and list the gates use."""
 
@@ -296,6 +304,7 @@ class PolicyConfig(_Strict):
     labeling: LabelingConfig = Field(default_factory=LabelingConfig)
     data_manifest: DataManifestConfig = Field(default_factory=DataManifestConfig)
     waivers: WaiverConfig = Field(default_factory=WaiverConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
 
 
 # --------------------------------------------------------------------------- waivers

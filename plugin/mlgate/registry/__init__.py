@@ -15,6 +15,7 @@ imports MLflow's SQL store) can fail with a circular import. The factory imports
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 PREFIX = "mlgate+"
@@ -26,3 +27,27 @@ def make_store(store_uri: str, tracking_uri: str | None = None) -> Any:
     from .store import build_store
 
     return build_store(store_uri, tracking_uri)
+
+
+def _guard_artifact_writes() -> None:
+    """In a gated server worker, refuse artifact writes under ``compliance/`` of protected
+    versions (:mod:`mlgate.registry.guard`). Runs when MLflow loads the entry point, which
+    is before any request; building the store installs it again, should this fail."""
+    uri = os.environ.get("_MLFLOW_SERVER_REGISTRY_STORE") or os.environ.get(
+        "_MLFLOW_SERVER_FILE_STORE", ""
+    )
+    if not uri.startswith(PREFIX):
+        return
+    try:
+        from .guard import install
+
+        install()
+    except Exception:  # noqa: BLE001 - never break MLflow's import; the store retries
+        import logging
+
+        logging.getLogger("mlgate.registry").warning(
+            "mlgate: could not guard artifact writes yet", exc_info=True
+        )
+
+
+_guard_artifact_writes()
