@@ -60,7 +60,9 @@ ILL_TYPED = [
 
 
 @pytest.mark.parametrize(("path", "value"), ILL_TYPED, ids=lambda x: repr(x))
-def test_ill_typed_values_are_rejected_by_model_and_schema(path: tuple[Any, ...], value: Any) -> None:
+def test_ill_typed_values_are_rejected_by_model_and_schema(
+    path: tuple[Any, ...], value: Any
+) -> None:
     document = patched(path, value)
     assert not model_accepts(document)
     assert not schema_accepts(document)
