@@ -48,9 +48,15 @@ def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
 
 
 def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
-    """``deny`` for a protected alias or stage (case-insensitive), else ``warn``."""
+    """``deny`` for a protected alias or stage, else ``warn``.
+
+    Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
+    ``prodúction`` or ``PRODUCTİON`` to the row of ``production``, so they are protected too.
+    """
+    from .names import protected_match
+
     protected = config.protected_stages if kind == "stage" else config.protected_aliases
-    return "deny" if target.lower() in {p.lower() for p in protected} else "warn"
+    return "deny" if protected_match(target, protected) else "warn"
 
 
 def input_sha256(gate_input: GateInput) -> str:
@@ -135,6 +141,15 @@ def build_decision(
             )
     enforcement = raw.get("enforcement")
     _expect(enforcement in ("deny", "warn"), f"enforcement is {enforcement!r}")
+    # Enforcement is Python's to decide, from the target and the validated policy data: an
+    # OPA server with stale or foreign policies must not turn a protected target into warn.
+    request = gate_input.request
+    required = enforcement_for(request.target, request.kind, policy_set.config)
+    if enforcement != required:
+        raise EngineError(
+            f"engine said enforcement={enforcement} for {request.kind} '{request.target}', "
+            f"but the policy data makes it {required}; refusing (stale or foreign policies?)"
+        )
     _expect(raw.get("in_scope") in (True, False, None), "in_scope is not true, false or null")
     _expect(isinstance(raw.get("allowed"), bool), "allowed is not a boolean")
 
@@ -222,6 +237,7 @@ def evaluate(
     The document is evaluated as it is (``--input`` replays a logged decision); registry
     flows first fill in the active waivers with :func:`attach_waivers`.
     """
+    _check_enforcement_claim(gate_input, policy_set.config)
     document, text, sha256 = serialise(gate_input)
     raw = engine.evaluate(document, text)
     decision = build_decision(
@@ -235,6 +251,17 @@ def evaluate(
     if warnings:
         decision.warnings = list(warnings)
     return decision
+
+
+def _check_enforcement_claim(gate_input: GateInput, config: PolicyConfig) -> None:
+    """A document (``check --input``) whose enforcement contradicts its target is refused."""
+    request = gate_input.request
+    required = enforcement_for(request.target, request.kind, config)
+    if request.enforcement != required:
+        raise InputError(
+            f"field request.enforcement: '{request.enforcement}' contradicts the policy data, "
+            f"which makes {request.kind} '{request.target}' {required}"
+        )
 
 
 def attach_waivers(gate_input: GateInput, policy_set: PolicySet) -> tuple[GateInput, list[str]]:
