@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import EXAMPLES, POLICIES
+from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
 from mlgate.errors import EngineError
 from mlgate.models import PolicyConfig
 from mlgate.policy import load_policy_dir
@@ -65,3 +65,136 @@ def test_the_bundled_policies_agree_with_python_on_enforcement() -> None:
     assert decision.enforcement == "deny" and not decision.allowed
     document = json.loads(BLOCKED.read_text())
     assert document["request"]["target"] == "production"
+
+
+# --------------------------------------------------------------------------- A.2
+
+
+def without_section(root: Path, section: str) -> None:
+    path = root / "data.json"
+    data = json.loads(path.read_text())
+    del data["mlgate"]["config"][section]
+    path.write_text(json.dumps(data, indent=2))
+
+
+def test_a_policy_directory_without_data_json_is_refused(tmp_path: Path) -> None:
+    root = policy_copy(tmp_path)
+    (root / "data.json").unlink()
+    for args in (["policy", "check"], ["check", "--input", str(BLOCKED)]):
+        line = one_error_line(mlgate(*args, "--policies", str(root)))
+        assert f"{root}/data.json: not found" in line
+
+
+@pytest.mark.parametrize("text", ["{}", '{"mlgate": {}}', '{"mlgate": {"config": []}}'])
+def test_policy_data_without_a_config_object_is_refused(tmp_path: Path, text: str) -> None:
+    root = policy_copy(tmp_path)
+    (root / "data.json").write_text(text)
+    for args in (["policy", "check"], ["check", "--input", str(BLOCKED)]):
+        line = one_error_line(mlgate(*args, "--policies", str(root)))
+        assert "data.json: mlgate.config must be an object" in line
+
+
+@pytest.mark.parametrize(
+    "section", ["scope", "filing", "assessment", "labeling", "data_manifest", "protected_aliases"]
+)
+def test_a_missing_section_takes_its_default_in_the_engine_too(
+    tmp_path: Path, section: str
+) -> None:
+    # Before: Rego read data.mlgate.config as written, so without `scope` every version
+    # was out of scope, and without a gate's section that gate passed.
+    root = policy_copy(tmp_path)
+    without_section(root, section)
+    policy_set = load_policy_dir(root)
+    assert policy_set.data["mlgate"]["config"] == PolicyConfig().model_dump(mode="json")
+    run = mlgate("check", "--input", str(BLOCKED), "--policies", str(root), "-f", "json")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert run.json()["in_scope"] is True and run.json()["enforcement"] == "deny"
+
+
+def test_policy_check_names_every_key_left_to_its_default(tmp_path: Path) -> None:
+    root = policy_copy(tmp_path)
+    without_section(root, "scope")
+    path = root / "data.json"
+    data = json.loads(path.read_text())
+    del data["mlgate"]["config"]["assessment"]["max_age_days"]
+    path.write_text(json.dumps(data))
+    run = mlgate("policy", "check", "--policies", str(root))
+    assert run.exit_code == 1
+    assert (
+        'data.json:1: mlgate.config.scope is missing; the engines use the default '
+        '{"public_audiences": ["public"], "regions": ["CN"]}: write it out in data.json'
+    ) in run.stdout
+    assert "mlgate.config.assessment.max_age_days is missing; the engines use the default 365" in (
+        run.stdout
+    )
+
+
+def test_the_bundled_policy_data_spells_out_every_key() -> None:
+    from mlgate.policy import missing_config_keys
+
+    assert missing_config_keys(load_policy_dir(POLICIES)) == []
+
+
+def test_policy_push_uploads_the_complete_validated_config(tmp_path: Path) -> None:
+    import requests
+
+    from mlgate.engine.opa import push_policies
+    from opa_double import OpaDouble
+
+    root = policy_copy(tmp_path)
+    without_section(root, "scope")
+    policy_set = load_policy_dir(root)
+    with OpaDouble() as double:
+        push_policies(double.url, policy_set)
+        pushed = requests.get(f"{double.url}/v1/data/mlgate/config", timeout=5).json()
+    assert pushed["result"] == PolicyConfig().model_dump(mode="json")
+
+
+def test_a_policy_set_changed_while_being_read_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A simulated concurrent writer (a deploy rewriting the directory): right after the
+    # loader has read every file, data.json changes. The set returned must be the new
+    # one, whole, not the old modules with a stale revision or a mix.
+    import mlgate.policy as policy_module
+
+    root = policy_copy(tmp_path)
+    real_read = policy_module._read_files
+    calls: list[int] = []
+
+    def read_then_change(where: Path) -> dict[str, str]:
+        files = real_read(where)
+        if not calls:
+            data = json.loads((root / "data.json").read_text())
+            data["mlgate"]["config"]["assessment"]["max_age_days"] = 10
+            (root / "data.json").write_text(json.dumps(data, indent=2) + "\n\n")
+        calls.append(1)
+        return files
+
+    monkeypatch.setattr(policy_module, "_read_files", read_then_change)
+    policy_set = load_policy_dir(root)
+    assert len(calls) == 2
+    assert policy_set.config.assessment.max_age_days == 10
+    assert policy_set.data["mlgate"]["config"]["assessment"]["max_age_days"] == 10
+
+
+def test_a_loaded_policy_set_does_not_change_when_data_json_is_deleted(tmp_path: Path) -> None:
+    import threading
+
+    root = policy_copy(tmp_path)
+    policy_set = load_policy_dir(root)
+    gate_input = load_gate_input(BLOCKED)
+    before = evaluate(gate_input, make_engine("embedded", policy_set), policy_set)
+    (root / "data.json").unlink()
+    results = []
+    # A new thread compiles its own engine (regorus engines stay on their thread): from
+    # the set in memory, not from the directory.
+    worker = threading.Thread(
+        target=lambda: results.append(
+            evaluate(gate_input, make_engine("embedded", policy_set), policy_set)
+        )
+    )
+    worker.start()
+    worker.join()
+    assert results and results[0].allowed is False and before.allowed is False
+    assert [g.status for g in results[0].gates] == [g.status for g in before.gates]
