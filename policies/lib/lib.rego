@@ -14,6 +14,8 @@
 #   severity: critical
 package mlgate.lib
 
+import data.mlgate.wellformed
+
 config := data.mlgate.config
 
 facts := input.facts
@@ -29,9 +31,12 @@ invalid_tags := {err.tag | some err in facts.errors}
 # True when the tag is present on the version but its value did not parse.
 tag_invalid(tag) if tag in invalid_tags
 
+# Decidable only on well-formed facts and settings (wellformed.rego): an
+# ill-typed audience or region list never decides "out of scope".
 scope_decidable if {
 	facts.audience != null
 	facts.regions != null
+	not wellformed.malformed_fields("scope")
 }
 
 in_scope if {

@@ -16,6 +16,7 @@
 package mlgate.main
 
 import data.mlgate.lib
+import data.mlgate.wellformed
 
 required_gates := {"scope", "filing", "assessment", "labeling", "data_manifest"}
 
@@ -39,6 +40,9 @@ default enforcement := "deny"
 
 enforcement := "warn" if {
 	input.request.enforcement == "warn"
+	input.request.kind in {"alias", "stage"}
+	is_string(input.request.target)
+	wellformed.protected_lists_wellformed
 	not protected_target
 }
 
@@ -52,6 +56,14 @@ protected_target if {
 	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
 }
 
+# A waiver applies through its last day (expires, YYYY-MM-DD, UTC) and never
+# once now has passed it, whoever listed it in the input.
+waiver_active(w) if {
+	is_string(w.expires)
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, w.expires)
+	w.expires >= wellformed.today
+}
+
 code_matches(pattern, code) if pattern == code
 
 code_matches(pattern, code) if {
@@ -59,11 +71,14 @@ code_matches(pattern, code) if {
 	startswith(code, trim_suffix(pattern, "*"))
 }
 
-# Scope undecidability is never waivable: it means the gate cannot tell.
+# Scope undecidability is never waivable: it means the gate cannot tell; nor is
+# ill-formed input, for the same reason.
 waived_by(gate_id, code) := ids[0] if {
 	gate_id != "scope"
+	not endswith(code, ".input_invalid")
 	ids := sort({w.id |
 		some w in input.waivers
+		waiver_active(w)
 		some pattern in w.codes
 		code_matches(pattern, code)
 	})

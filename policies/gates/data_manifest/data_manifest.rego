@@ -24,10 +24,14 @@
 package mlgate.gates.data_manifest
 
 import data.mlgate.lib
+import data.mlgate.wellformed
 
 default applies := false
 
 applies if lib.gates_apply
+
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if wellformed.malformed_fields("data_manifest")
 
 manifest := input.manifest
 
@@ -214,6 +218,7 @@ violations contains {"code": "data_manifest.quality_measures_missing", "params":
 
 has_quality_measure if {
 	some m in content.quality_measures
+	is_string(m)
 	trim_space(m) != ""
 }
 
@@ -226,9 +231,31 @@ has_quality_measure if {
 #   solution: Document the labeling rules, assess labeling quality, verify samples and train labelers; record each as true in the manifest's labeling section.
 #   severity: high
 violations contains {"code": "data_manifest.labeling_duties", "params": {"duties": concat(", ", unmet)}} if {
-	content.labeling.used == true
+	# Anything but the boolean false (a "true" string, 1) leaves the duties due.
+	is_object(content)
+	not content.labeling.used == false
 	unmet := sort({duty | some duty in settings.labeling_duties; not content.labeling[duty] == true})
 	count(unmet) > 0
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "data_manifest.input_invalid", "params": {"fields": fields}} if {
+	fields := wellformed.malformed_fields("data_manifest")
 }
 
 result := lib.gate_result(applies, violations)

@@ -21,10 +21,14 @@
 package mlgate.gates.labeling
 
 import data.mlgate.lib
+import data.mlgate.wellformed
 
 default applies := false
 
 applies if lib.gates_apply
+
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if wellformed.malformed_fields("labeling")
 
 labeling := input.facts.labeling
 
@@ -148,6 +152,26 @@ violations contains {"code": "labeling.implicit_invalid", "params": {"value": er
 violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": needing.implicit}} if {
 	labeling.implicit == false
 	needing.implicit != ""
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "labeling.input_invalid", "params": {"fields": fields}} if {
+	fields := wellformed.malformed_fields("labeling")
 }
 
 result := lib.gate_result(applies, violations)

@@ -1,0 +1,300 @@
+# METADATA
+# title: mlgate input and policy-data checks
+# description: >-
+#   Which facts of the gate input and which settings of the policy data are
+#   ill-typed, empty or contradictory, per gate. mlgate's Python never builds
+#   such a document, but a client of an OPA server holding these policies can,
+#   and so can stale or partial policy data: every gate that reads a
+#   malformed field fails with <gate>.input_invalid instead of trusting it
+#   (an absent key or a "yes" for true must never read as "not required").
+# custom:
+#   short_name: wellformed
+#   failure_msg: The gate input or the policy data is ill-formed
+#   solution: Build the gate input with mlgate, and load the complete policy data.
+#   severity: critical
+package mlgate.wellformed
+
+facts := input.facts
+
+config := data.mlgate.config
+
+ns_per_day := 86400000000000
+
+audiences := {"public", "enterprise", "internal", "research"}
+
+modalities_known := {"text", "image", "audio", "video", "code"}
+
+# The comma-separated malformed fields a gate reads; undefined when there is
+# none, so a gate's input_invalid rule reads
+# `fields := wellformed.malformed_fields(id)`.
+malformed_fields(gate) := concat(", ", sort(fields)) if {
+	fields := {field | some [g, field] in malformed; g == gate}
+	count(fields) > 0
+}
+
+# ------------------------------------------------------------------- shapes
+
+integral(x) if {
+	is_number(x)
+	x == floor(x)
+}
+
+# Nanoseconds that time.date can take (years 1684 to 2255): outside, an
+# engine errors or gives up, and Python never writes such a value.
+epoch_ns(x) if {
+	integral(x)
+	x > -9000000000000000000
+	x < 9000000000000000000
+}
+
+nullable_string(x) if x == null
+
+nullable_string(x) if is_string(x)
+
+nullable_boolean(x) if x == null
+
+nullable_boolean(x) if is_boolean(x)
+
+strings(xs) if {
+	is_array(xs)
+	every x in xs {
+		is_string(x)
+	}
+}
+
+sha256_hex(x) if {
+	is_string(x)
+	regex.match(`^[0-9a-f]{64}$`, x)
+}
+
+nullable_digest(x) if x == null
+
+nullable_digest(x) if sha256_hex(x)
+
+day_string(ns) := sprintf("%04d-%02d-%02d", time.date(ns))
+
+rfc3339_seconds(ns) := sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", array.concat(time.date(ns), time.clock(ns)))
+
+# ------------------------------------------------------------------- time
+
+# now and now_ns say the same instant (now to the second): a "now" that is not
+# the RFC 3339 form of now_ns is a forged or corrupt document.
+now_wellformed if {
+	epoch_ns(input.now_ns)
+	is_string(input.now)
+	input.now == rfc3339_seconds(input.now_ns)
+}
+
+# The UTC day of now_ns, YYYY-MM-DD; undefined when the time is malformed, so
+# nothing compared with it (waiver expiry) can hold.
+today := day_string(input.now_ns) if now_wellformed
+
+# ------------------------------------------------------------------- facts
+
+# Fields every gate reads: the evaluation time and the list of unparsable tags.
+shared_malformed contains "now" if not now_wellformed
+
+shared_malformed contains "facts.errors" if not fact_errors_wellformed
+
+fact_errors_wellformed if {
+	is_array(facts.errors)
+	not fact_error_malformed
+}
+
+fact_error_malformed if {
+	some fact_error in facts.errors
+	not is_string(fact_error.tag)
+}
+
+fact_error_malformed if {
+	some fact_error in facts.errors
+	not is_string(fact_error.value)
+}
+
+malformed contains [gate, field] if {
+	some gate in {"scope", "filing", "assessment", "labeling", "data_manifest"}
+	some field in shared_malformed
+}
+
+malformed contains ["scope", "facts.audience"] if not audience_wellformed
+
+audience_wellformed if facts.audience == null
+
+audience_wellformed if facts.audience in audiences
+
+# Python writes upper-case ISO 3166-1 alpha-2 codes, at least one: "cn",
+# " CN", "CHN", "CN,SG" or [] are not a decision that CN is absent.
+malformed contains ["scope", "facts.regions"] if not regions_wellformed
+
+regions_wellformed if facts.regions == null
+
+regions_wellformed if {
+	is_array(facts.regions)
+	count(facts.regions) > 0
+	every region in facts.regions {
+		is_string(region)
+		regex.match(`^[A-Z]{2}$`, region)
+	}
+}
+
+malformed contains [gate, "facts.public_opinion"] if {
+	not nullable_boolean(facts.public_opinion)
+	some gate in {"filing", "assessment"}
+}
+
+malformed contains ["filing", "facts.filing.status"] if {
+	not facts.filing.status in {null, "completed", "pending", "none"}
+}
+
+malformed contains ["filing", "facts.filing.id"] if not nullable_string(facts.filing.id)
+
+malformed contains ["assessment", "facts.assessment.status"] if {
+	not facts.assessment.status in {null, "passed", "failed", "pending", "none"}
+}
+
+malformed contains ["assessment", "facts.assessment.report"] if {
+	not nullable_string(facts.assessment.report)
+}
+
+# date and date_ns are both null, or the same day: date_ns is 00:00 UTC of it.
+malformed contains ["assessment", "facts.assessment.date"] if not assessment_date_wellformed
+
+assessment_date_wellformed if {
+	facts.assessment.date == null
+	facts.assessment.date_ns == null
+}
+
+assessment_date_wellformed if {
+	epoch_ns(facts.assessment.date_ns)
+	facts.assessment.date_ns % ns_per_day == 0
+	facts.assessment.date == day_string(facts.assessment.date_ns)
+}
+
+malformed contains ["labeling", "facts.modalities"] if not modalities_wellformed
+
+modalities_wellformed if facts.modalities == null
+
+modalities_wellformed if {
+	is_array(facts.modalities)
+	count(facts.modalities) > 0
+	every m in facts.modalities {
+		m in modalities_known
+	}
+}
+
+malformed contains ["labeling", field] if {
+	some label in ["explicit", "implicit"]
+	not nullable_boolean(facts.labeling[label])
+	field := concat(".", ["facts.labeling", label])
+}
+
+# ------------------------------------------------------------------- manifest
+
+malformed contains ["data_manifest", concat(".", ["manifest", field])] if {
+	some field in manifest_malformed
+}
+
+manifest_malformed contains "attached" if not is_boolean(input.manifest.attached)
+
+manifest_malformed contains "parse_error" if not nullable_string(input.manifest.parse_error)
+
+manifest_malformed contains "schema_errors" if not strings(input.manifest.schema_errors)
+
+manifest_malformed contains "digest_tagged" if not nullable_digest(input.manifest.digest_tagged)
+
+manifest_malformed contains "digest_computed" if not nullable_digest(input.manifest.digest_computed)
+
+# An attached artifact has bytes, so a digest of them.
+manifest_malformed contains "digest_computed" if {
+	input.manifest.attached == true
+	input.manifest.digest_computed == null
+}
+
+# An attached artifact either did not parse (parse_error) or has content.
+manifest_malformed contains "content" if {
+	input.manifest.attached == true
+	input.manifest.parse_error == null
+	not is_object(input.manifest.content)
+}
+
+# Content reported schema-valid must have the schema's shape where a duty
+# could read a wrong type as "nothing to check" (a string of datasets counts
+# its characters): anything else contradicts schema_errors == []. Absent duty
+# fields need no entry here: every duty fails on them by itself.
+manifest_malformed contains "content" if {
+	input.manifest.attached == true
+	input.manifest.parse_error == null
+	count(input.manifest.schema_errors) == 0
+	is_object(input.manifest.content)
+	not manifest_content_shaped(input.manifest.content)
+}
+
+manifest_content_shaped(content) if {
+	content.manifest_version == 1
+	is_array(content.datasets)
+	every d in content.datasets {
+		is_object(d)
+	}
+	is_array(object.get(content, "foundation_models", []))
+	every m in object.get(content, "foundation_models", []) {
+		is_object(m)
+	}
+}
+
+# ------------------------------------------------------------------- policy data
+
+# Python validates data.json and hands the engines the complete configuration;
+# an OPA server can still hold partial or foreign data. A gate whose settings
+# are absent or ill-typed fails rather than reading "absent" as "not required".
+malformed contains ["scope", "data.mlgate.config.scope"] if {
+	not strings(config.scope.public_audiences)
+}
+
+malformed contains ["scope", "data.mlgate.config.scope"] if not strings(config.scope.regions)
+
+malformed contains [gate, concat(".", ["data.mlgate.config", gate])] if {
+	some gate in {"filing", "assessment"}
+	not is_boolean(config[gate].only_public_opinion)
+}
+
+malformed contains ["assessment", "data.mlgate.config.assessment"] if {
+	not assessment_max_age_wellformed
+}
+
+assessment_max_age_wellformed if {
+	integral(config.assessment.max_age_days)
+	config.assessment.max_age_days >= 1
+}
+
+malformed contains ["labeling", "data.mlgate.config.labeling"] if not labeling_config_wellformed
+
+labeling_config_wellformed if {
+	is_object(config.labeling.required)
+	every modality, labels in config.labeling.required {
+		modality in modalities_known
+		is_array(labels)
+		every label in labels {
+			label in {"explicit", "implicit"}
+		}
+	}
+}
+
+malformed contains ["data_manifest", "data.mlgate.config.data_manifest"] if {
+	not data_manifest_config_wellformed
+}
+
+data_manifest_config_wellformed if {
+	settings := config.data_manifest
+	integral(settings.min_datasets)
+	settings.min_datasets >= 0
+	every key in ["require_legitimate_source", "require_ip_cleared", "require_personal_info_consent", "require_quality_measures"] {
+		is_boolean(settings[key])
+	}
+	strings(settings.labeling_duties)
+}
+
+# The protected targets: without them every target would read as unprotected.
+protected_lists_wellformed if {
+	strings(config.protected_aliases)
+	strings(config.protected_stages)
+}
