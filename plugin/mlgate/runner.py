@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,9 @@ def load_gate_input(path: str | Path) -> GateInput:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     try:
-        return GateInput.model_validate(document)
+        # Strict: "on", "yes" or 1 for a boolean fact is not what Python writes; lax
+        # pydantic would turn it into true before the engine sees it.
+        gate_input = GateInput.model_validate(document, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(document)"
@@ -98,6 +100,108 @@ def load_gate_input(path: str | Path) -> GateInput:
             f"{path}: field {field}: {err['msg']}; expected a gate input document "
             f"(schemas/gate_input.schema.json){more}"
         ) from exc
+    contradictions = derived_contradictions(gate_input)
+    if contradictions:
+        more = f" (and {len(contradictions) - 1} more)" if len(contradictions) > 1 else ""
+        raise InputError(f"{path}: {contradictions[0]}{more}")
+    return gate_input
+
+
+def derived_contradictions(gate_input: GateInput) -> list[str]:
+    """Fields of a gate input document that contradict what they are derived from.
+
+    A document evaluated offline (``check --input``) carries its raw material: the tags
+    the facts were parsed from, the manifest content its schema errors come from, the
+    evaluation time in two forms, the waivers' expiry. Python re-derives each and names
+    the first field that disagrees, ``field X: ...``; an empty list when all agree.
+    """
+    from .facts import manifest_errors, parse_facts
+
+    found: list[str] = []
+    facts, digest = parse_facts(gate_input.tags)
+    found += [
+        f"field facts.{name}: {got!r} contradicts the tags, which give {want!r}"
+        for name, got, want in _differences(
+            gate_input.facts.model_dump(mode="json"), facts.model_dump(mode="json")
+        )
+    ]
+    manifest = gate_input.manifest
+    if manifest.digest_tagged != digest:
+        found.append(
+            f"field manifest.digest_tagged: {manifest.digest_tagged!r} contradicts the tag "
+            f"compliance.data_manifest.sha256, which gives {digest!r}"
+        )
+    found += _manifest_contradictions(manifest, manifest_errors)
+    found += _time_contradictions(gate_input)
+    return found
+
+
+def _differences(got: Any, want: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(got, dict) and isinstance(want, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(got) | set(want)):
+            name = f"{prefix}.{key}" if prefix else key
+            out += _differences(got.get(key), want.get(key), name)
+        return out
+    return [] if got == want else [(prefix, got, want)]
+
+
+def _manifest_contradictions(manifest: Any, manifest_errors: Any) -> list[str]:
+    import re
+
+    found: list[str] = []
+    for name in ("digest_tagged", "digest_computed"):
+        value = getattr(manifest, name)
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            found.append(f"field manifest.{name}: {value!r} is not a lower-case sha256 digest")
+    if not manifest.attached:
+        if manifest.content is not None or manifest.digest_computed is not None:
+            found.append(
+                "field manifest.attached: false, but the document has the manifest's "
+                "content or digest"
+            )
+        return found
+    if manifest.digest_computed is None:
+        found.append("field manifest.digest_computed: null, but the manifest is attached")
+    if manifest.parse_error is None:
+        if manifest.content is None:
+            found.append(
+                "field manifest.content: null, but the manifest is attached and parsed "
+                "(parse_error is null)"
+            )
+        elif bool(manifest_errors(manifest.content)) != bool(manifest.schema_errors):
+            valid = "schema-invalid" if manifest.schema_errors == [] else "schema-valid"
+            found.append(
+                f"field manifest.schema_errors: {manifest.schema_errors!r}, but the content "
+                f"is {valid} (schemas/data_manifest.schema.json)"
+            )
+    return found
+
+
+def _time_contradictions(gate_input: GateInput) -> list[str]:
+    try:
+        moment = datetime.fromisoformat(gate_input.now.replace("Z", "+00:00"))
+    except ValueError:
+        return [f"field now: {gate_input.now!r} is not an RFC 3339 time"]
+    if moment.tzinfo is None:
+        return [f"field now: {gate_input.now!r} has no time zone (RFC 3339 UTC expected)"]
+    seconds = int(moment.timestamp())
+    if gate_input.now_ns // 1_000_000_000 != seconds:
+        return [f"field now_ns: {gate_input.now_ns} is not the instant of now ({gate_input.now})"]
+    today = moment.astimezone(UTC).date()
+    found = []
+    for index, waiver in enumerate(gate_input.waivers):
+        try:
+            expires = date.fromisoformat(waiver.expires)
+        except ValueError:
+            found.append(f"field waivers.{index}.expires: {waiver.expires!r} is not a date")
+            continue
+        if expires < today:
+            found.append(
+                f"field waivers.{index}.expires: waiver {waiver.id} expired on {expires}, "
+                f"before now ({gate_input.now}); an expired waiver cannot apply"
+            )
+    return found
 
 
 def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
