@@ -48,11 +48,15 @@ enforcement := "warn" if {
 
 protected_target if {
 	input.request.kind == "alias"
+	is_string(input.request.target)
+	wellformed.protected_lists_wellformed
 	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases}
 }
 
 protected_target if {
 	input.request.kind == "stage"
+	is_string(input.request.target)
+	wellformed.protected_lists_wellformed
 	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
 }
 

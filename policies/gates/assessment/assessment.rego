@@ -37,6 +37,10 @@ assessment := input.facts.assessment
 # Date and report are asked for unless the status already says it did not pass.
 expects_evidence if not assessment.status in {"failed", "pending", "none"}
 
+# Dates are compared only when date, now and settings are well-formed; anything
+# else fails with input_invalid, and never with an arithmetic error.
+dates_comparable if not wellformed.malformed_fields("assessment")
+
 # METADATA
 # title: Assessment status missing
 # description: The compliance.assessment.status tag is absent.
@@ -114,6 +118,7 @@ violations contains {"code": "assessment.date_invalid", "params": {"value": err.
 #   severity: high
 violations contains {"code": "assessment.date_in_future", "params": {"date": assessment.date}} if {
 	expects_evidence
+	dates_comparable
 	assessment.date_ns != null
 	assessment.date_ns > input.now_ns
 }
@@ -128,6 +133,7 @@ violations contains {"code": "assessment.date_in_future", "params": {"date": ass
 #   severity: high
 violations contains {"code": "assessment.expired", "params": params} if {
 	expects_evidence
+	dates_comparable
 	assessment.date_ns != null
 
 	# Integer comparison: a float division can round the last nanosecond of day

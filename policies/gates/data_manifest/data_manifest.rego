@@ -37,13 +37,15 @@ manifest := input.manifest
 
 settings := lib.config.data_manifest
 
-# Content duties are checked only on a manifest that parsed and is schema-valid;
-# anything else already fails with its own code.
+# Content duties are checked only on a manifest that parsed and is schema-valid,
+# with well-formed evidence and settings; anything else already fails with its
+# own code (input_invalid for the latter).
 content := manifest.content if {
-	manifest.attached
+	manifest.attached == true
 	manifest.parse_error == null
-	count(manifest.schema_errors) == 0
+	manifest.schema_errors == []
 	is_object(manifest.content)
+	not wellformed.malformed_fields("data_manifest")
 }
 
 names(entries) := concat(", ", sort({e.name | some e in entries}))
@@ -84,6 +86,7 @@ violations contains {"code": "data_manifest.not_json", "params": {"error": manif
 violations contains {"code": "data_manifest.schema_invalid", "params": {"errors": concat("; ", manifest.schema_errors)}} if {
 	manifest.attached
 	manifest.parse_error == null
+	wellformed.strings(manifest.schema_errors)
 	count(manifest.schema_errors) > 0
 }
 
@@ -217,6 +220,7 @@ violations contains {"code": "data_manifest.quality_measures_missing", "params":
 }
 
 has_quality_measure if {
+	is_array(content.quality_measures)
 	some m in content.quality_measures
 	is_string(m)
 	trim_space(m) != ""

@@ -35,8 +35,14 @@ labeling := input.facts.labeling
 # Modalities to label: those declared, or every configured one when the
 # declaration is missing or invalid (fail closed).
 modalities := input.facts.modalities if {
-	input.facts.modalities != null
+	is_array(input.facts.modalities)
 } else := object.keys(lib.config.labeling.required)
+
+# The labels per modality; an ill-formed setting (input_invalid) reads as
+# "both labels for every modality".
+required := lib.config.labeling.required if {
+	is_object(lib.config.labeling.required)
+} else := {}
 
 # For each label, the modalities that need it, as a comma-separated string
 # ("" when none does). A modality the policy data does not list needs both.
@@ -44,7 +50,7 @@ needing[label] := concat(",", sort(needs_label)) if {
 	some label in ["explicit", "implicit"]
 	needs_label := {m |
 		some m in modalities
-		label in object.get(lib.config.labeling.required, m, ["explicit", "implicit"])
+		label in object.get(required, m, ["explicit", "implicit"])
 	}
 }
 
