@@ -14,7 +14,6 @@
 #   severity: critical
 package mlgate.lib
 
-import data.mlgate.wellformed
 
 config := data.mlgate.config
 
@@ -36,7 +35,7 @@ tag_invalid(tag) if tag in invalid_tags
 scope_decidable if {
 	facts.audience != null
 	facts.regions != null
-	not wellformed.malformed_fields("scope")
+	not data.mlgate.wellformed.malformed_text.scope
 }
 
 in_scope if {

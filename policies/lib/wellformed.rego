@@ -25,11 +25,69 @@ audiences := {"public", "enterprise", "internal", "research"}
 modalities_known := {"text", "image", "audio", "video", "code"}
 
 # The comma-separated malformed fields a gate reads; undefined when there is
-# none, so a gate's input_invalid rule reads
-# `fields := wellformed.malformed_fields(id)`.
-malformed_fields(gate) := concat(", ", sort(fields)) if {
+# none. Gates read `wellformed.malformed_text.<gate>` (a rule, computed once per
+# decision; a function would be re-evaluated at every call).
+malformed_fields(gate) := malformed_text[gate]
+
+# Per gate, its malformed fields. The field-by-field rules below cost as much
+# as the gates themselves, so a document of the usual shape is first checked
+# by one rule (wellformed_at_a_glance); only one that fails it is examined
+# field by field. The glance is stricter than the detail, never looser.
+malformed_text := {} if {
+	wellformed_at_a_glance
+} else := {gate: concat(", ", sort(fields)) |
+	some [gate, _] in malformed
 	fields := {field | some [g, field] in malformed; g == gate}
-	count(fields) > 0
+}
+
+# One flat body: a rule or function call per check costs more than the check.
+wellformed_at_a_glance if {
+	f := input.facts
+	f.audience in {null, "public", "enterprise", "internal", "research"}
+	is_array(f.regions)
+	count(f.regions) > 0
+	count([r | some r in f.regions; region_code(r)]) == count(f.regions)
+	f.public_opinion in {null, true, false}
+	f.filing.status in {null, "completed", "pending", "none"}
+	is_string(f.filing.id)
+	f.assessment.status in {null, "passed", "failed", "pending", "none"}
+	is_string(f.assessment.report)
+	epoch_ns(f.assessment.date_ns)
+	f.assessment.date_ns % ns_per_day == 0
+	f.assessment.date == day_string(f.assessment.date_ns)
+	is_array(f.modalities)
+	count(f.modalities) > 0
+	count({m | some m in f.modalities} - modalities_known) == 0
+	f.labeling.explicit in {null, true, false}
+	f.labeling.implicit in {null, true, false}
+	f.errors == []
+	epoch_ns(input.now_ns)
+	input.now == rfc3339_seconds(input.now_ns)
+	m := input.manifest
+	m.attached == true
+	m.parse_error == null
+	m.schema_errors == []
+	sha256_hex(m.digest_tagged)
+	sha256_hex(m.digest_computed)
+	is_object(m.content)
+	m.content.manifest_version == 1
+	is_array(m.content.datasets)
+	is_array(object.get(m.content, "foundation_models", []))
+	is_array(config.scope.public_audiences)
+	is_array(config.scope.regions)
+	is_boolean(config.filing.only_public_opinion)
+	is_boolean(config.assessment.only_public_opinion)
+	integral(config.assessment.max_age_days)
+	config.assessment.max_age_days >= 1
+	labeling_config_wellformed
+	d := config.data_manifest
+	integral(d.min_datasets)
+	d.min_datasets >= 0
+	is_boolean(d.require_legitimate_source)
+	is_boolean(d.require_ip_cleared)
+	is_boolean(d.require_personal_info_consent)
+	is_boolean(d.require_quality_measures)
+	is_array(d.labeling_duties)
 }
 
 # ------------------------------------------------------------------- shapes
@@ -55,16 +113,24 @@ nullable_boolean(x) if x == null
 
 nullable_boolean(x) if is_boolean(x)
 
+# Comprehensions and set operations rather than `every`: these checks run on
+# every decision, and `every` costs several times more per element in regorus.
 strings(xs) if {
 	is_array(xs)
-	every x in xs {
-		is_string(x)
-	}
+	count([x | some x in xs; is_string(x)]) == count(xs)
 }
 
+# trim rather than regex.match: cheaper, and these run on every decision.
 sha256_hex(x) if {
 	is_string(x)
-	regex.match(`^[0-9a-f]{64}$`, x)
+	count(x) == 64
+	trim(x, "0123456789abcdef") == ""
+}
+
+region_code(x) if {
+	is_string(x)
+	count(x) == 2
+	trim(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
 }
 
 nullable_digest(x) if x == null
@@ -132,8 +198,7 @@ regions_wellformed if {
 	is_array(facts.regions)
 	count(facts.regions) > 0
 	every region in facts.regions {
-		is_string(region)
-		regex.match(`^[A-Z]{2}$`, region)
+		region_code(region)
 	}
 }
 
@@ -229,16 +294,12 @@ manifest_malformed contains "content" if {
 	not manifest_content_shaped(input.manifest.content)
 }
 
+# (A dataset that is not an object has no legitimate_source == true: the
+# duties fail on it by themselves.)
 manifest_content_shaped(content) if {
 	content.manifest_version == 1
 	is_array(content.datasets)
-	every d in content.datasets {
-		is_object(d)
-	}
 	is_array(object.get(content, "foundation_models", []))
-	every m in object.get(content, "foundation_models", []) {
-		is_object(m)
-	}
 }
 
 # ------------------------------------------------------------------- policy data
@@ -246,11 +307,13 @@ manifest_content_shaped(content) if {
 # Python validates data.json and hands the engines the complete configuration;
 # an OPA server can still hold partial or foreign data. A gate whose settings
 # are absent or ill-typed fails rather than reading "absent" as "not required".
+# Lists are checked for being lists: an element of another type matches no
+# fact, which is what an empty list (a valid setting) does too.
 malformed contains ["scope", "data.mlgate.config.scope"] if {
-	not strings(config.scope.public_audiences)
+	not is_array(config.scope.public_audiences)
 }
 
-malformed contains ["scope", "data.mlgate.config.scope"] if not strings(config.scope.regions)
+malformed contains ["scope", "data.mlgate.config.scope"] if not is_array(config.scope.regions)
 
 malformed contains [gate, concat(".", ["data.mlgate.config", gate])] if {
 	some gate in {"filing", "assessment"}
@@ -269,14 +332,11 @@ assessment_max_age_wellformed if {
 malformed contains ["labeling", "data.mlgate.config.labeling"] if not labeling_config_wellformed
 
 labeling_config_wellformed if {
-	is_object(config.labeling.required)
-	every modality, labels in config.labeling.required {
-		modality in modalities_known
-		is_array(labels)
-		every label in labels {
-			label in {"explicit", "implicit"}
-		}
-	}
+	required := config.labeling.required
+	is_object(required)
+	count(object.keys(required) - modalities_known) == 0
+	count([labels | some labels in required; is_array(labels)]) == count(required)
+	count({label | some labels in required; some label in labels} - {"explicit", "implicit"}) == 0
 }
 
 malformed contains ["data_manifest", "data.mlgate.config.data_manifest"] if {
@@ -287,10 +347,11 @@ data_manifest_config_wellformed if {
 	settings := config.data_manifest
 	integral(settings.min_datasets)
 	settings.min_datasets >= 0
-	every key in ["require_legitimate_source", "require_ip_cleared", "require_personal_info_consent", "require_quality_measures"] {
-		is_boolean(settings[key])
-	}
-	strings(settings.labeling_duties)
+	is_boolean(settings.require_legitimate_source)
+	is_boolean(settings.require_ip_cleared)
+	is_boolean(settings.require_personal_info_consent)
+	is_boolean(settings.require_quality_measures)
+	is_array(settings.labeling_duties)
 }
 
 # The protected targets: without them every target would read as unprotected.

@@ -16,7 +16,6 @@
 package mlgate.main
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 required_gates := {"scope", "filing", "assessment", "labeling", "data_manifest"}
 
@@ -42,21 +41,21 @@ enforcement := "warn" if {
 	input.request.enforcement == "warn"
 	input.request.kind in {"alias", "stage"}
 	is_string(input.request.target)
-	wellformed.protected_lists_wellformed
+	data.mlgate.wellformed.protected_lists_wellformed
 	not protected_target
 }
 
 protected_target if {
 	input.request.kind == "alias"
 	is_string(input.request.target)
-	wellformed.protected_lists_wellformed
+	data.mlgate.wellformed.protected_lists_wellformed
 	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases}
 }
 
 protected_target if {
 	input.request.kind == "stage"
 	is_string(input.request.target)
-	wellformed.protected_lists_wellformed
+	data.mlgate.wellformed.protected_lists_wellformed
 	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
 }
 
@@ -65,7 +64,7 @@ protected_target if {
 waiver_active(w) if {
 	is_string(w.expires)
 	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, w.expires)
-	w.expires >= wellformed.today
+	w.expires >= data.mlgate.wellformed.today
 }
 
 code_matches(pattern, code) if pattern == code

@@ -18,7 +18,6 @@
 package mlgate.gates.assessment
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 ns_per_day := 86400000000000
 
@@ -30,7 +29,7 @@ applies if {
 }
 
 # Ill-formed input or settings: the gate applies, whatever scope says, and fails.
-applies if wellformed.malformed_fields("assessment")
+applies if data.mlgate.wellformed.malformed_text.assessment
 
 assessment := input.facts.assessment
 
@@ -39,7 +38,7 @@ expects_evidence if not assessment.status in {"failed", "pending", "none"}
 
 # Dates are compared only when date, now and settings are well-formed; anything
 # else fails with input_invalid, and never with an arithmetic error.
-dates_comparable if not wellformed.malformed_fields("assessment")
+dates_comparable if not data.mlgate.wellformed.malformed_text.assessment
 
 # METADATA
 # title: Assessment status missing
@@ -178,7 +177,7 @@ report_present if {
 #     policy data (mlgate policy push).
 #   severity: critical
 violations contains {"code": "assessment.input_invalid", "params": {"fields": fields}} if {
-	fields := wellformed.malformed_fields("assessment")
+	fields := data.mlgate.wellformed.malformed_text.assessment
 }
 
 result := lib.gate_result(applies, violations)

@@ -24,14 +24,13 @@
 package mlgate.gates.data_manifest
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 default applies := false
 
 applies if lib.gates_apply
 
 # Ill-formed input or settings: the gate applies, whatever scope says, and fails.
-applies if wellformed.malformed_fields("data_manifest")
+applies if data.mlgate.wellformed.malformed_text.data_manifest
 
 manifest := input.manifest
 
@@ -45,7 +44,7 @@ content := manifest.content if {
 	manifest.parse_error == null
 	manifest.schema_errors == []
 	is_object(manifest.content)
-	not wellformed.malformed_fields("data_manifest")
+	not data.mlgate.wellformed.malformed_text.data_manifest
 }
 
 names(entries) := concat(", ", sort({e.name | some e in entries}))
@@ -86,7 +85,7 @@ violations contains {"code": "data_manifest.not_json", "params": {"error": manif
 violations contains {"code": "data_manifest.schema_invalid", "params": {"errors": concat("; ", manifest.schema_errors)}} if {
 	manifest.attached
 	manifest.parse_error == null
-	wellformed.strings(manifest.schema_errors)
+	data.mlgate.wellformed.strings(manifest.schema_errors)
 	count(manifest.schema_errors) > 0
 }
 
@@ -259,7 +258,7 @@ violations contains {"code": "data_manifest.labeling_duties", "params": {"duties
 #     policy data (mlgate policy push).
 #   severity: critical
 violations contains {"code": "data_manifest.input_invalid", "params": {"fields": fields}} if {
-	fields := wellformed.malformed_fields("data_manifest")
+	fields := data.mlgate.wellformed.malformed_text.data_manifest
 }
 
 result := lib.gate_result(applies, violations)

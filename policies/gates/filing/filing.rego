@@ -18,7 +18,6 @@
 package mlgate.gates.filing
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 default applies := false
 
@@ -28,7 +27,7 @@ applies if {
 }
 
 # Ill-formed input or settings: the gate applies, whatever scope says, and fails.
-applies if wellformed.malformed_fields("filing")
+applies if data.mlgate.wellformed.malformed_text.filing
 
 # METADATA
 # title: Filing status missing
@@ -118,7 +117,7 @@ filing_id_present if {
 #     policy data (mlgate policy push).
 #   severity: critical
 violations contains {"code": "filing.input_invalid", "params": {"fields": fields}} if {
-	fields := wellformed.malformed_fields("filing")
+	fields := data.mlgate.wellformed.malformed_text.filing
 }
 
 result := lib.gate_result(applies, violations)

@@ -21,14 +21,13 @@
 package mlgate.gates.labeling
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 default applies := false
 
 applies if lib.gates_apply
 
 # Ill-formed input or settings: the gate applies, whatever scope says, and fails.
-applies if wellformed.malformed_fields("labeling")
+applies if data.mlgate.wellformed.malformed_text.labeling
 
 labeling := input.facts.labeling
 
@@ -177,7 +176,7 @@ violations contains {"code": "labeling.implicit_disabled", "params": {"modalitie
 #     policy data (mlgate policy push).
 #   severity: critical
 violations contains {"code": "labeling.input_invalid", "params": {"fields": fields}} if {
-	fields := wellformed.malformed_fields("labeling")
+	fields := data.mlgate.wellformed.malformed_text.labeling
 }
 
 result := lib.gate_result(applies, violations)

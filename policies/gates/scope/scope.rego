@@ -21,7 +21,6 @@
 package mlgate.gates.scope
 
 import data.mlgate.lib
-import data.mlgate.wellformed
 
 # METADATA
 # title: Audience missing
@@ -93,7 +92,7 @@ violations contains {"code": "scope.regions_invalid", "params": {"value": err.va
 #     policy data (mlgate policy push).
 #   severity: critical
 violations contains {"code": "scope.input_invalid", "params": {"fields": fields}} if {
-	fields := wellformed.malformed_fields("scope")
+	fields := data.mlgate.wellformed.malformed_text.scope
 }
 
 result := lib.gate_result(true, violations)
