@@ -198,3 +198,110 @@ def test_a_loaded_policy_set_does_not_change_when_data_json_is_deleted(tmp_path:
     worker.join()
     assert results and results[0].allowed is False and before.allowed is False
     assert [g.status for g in results[0].gates] == [g.status for g in before.gates]
+
+
+# --------------------------------------------------------------------------- A.5 (Python)
+
+ALLOWED = EXAMPLES / "gate_input_allowed.json"
+
+
+def _set(document: dict, path: str, value: object) -> None:
+    node = document
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[keys[-1]] = value
+
+
+FORGERIES = [
+    # (what is changed, value, the field the refusal must name)
+    ("facts.regions", [], "field facts.regions"),
+    ("facts.regions", ["cn"], "field facts.regions"),
+    ("facts.regions", ["CN,SG"], "field facts.regions"),
+    ("facts.audience", "research", "field facts.audience"),
+    ("facts.modalities", [], "field facts.modalities"),
+    ("facts.labeling.explicit", "on", "field facts.labeling.explicit"),
+    ("facts.labeling.implicit", 1, "field facts.labeling.implicit"),
+    ("facts.public_opinion", "yes", "field facts.public_opinion"),
+    ("facts.labeling.explicit", 1.0, "field facts.labeling.explicit"),
+    ("facts.assessment.date", "2026-06-02", "field facts.assessment.date"),
+    ("facts.assessment.date_ns", 1780272000000000001, "field facts.assessment.date_ns"),
+    ("now", "garbage", "field now"),
+    ("now_ns", 1, "field now_ns"),
+    ("manifest.content", None, "field manifest.content"),
+    ("manifest.digest_computed", "x", "field manifest.digest_computed"),
+    ("manifest.digest_computed", None, "field manifest.digest_computed"),
+    ("manifest.digest_tagged", "0" * 64, "field manifest.digest_tagged"),
+    ("manifest.schema_errors", ["datasets: too short"], "field manifest.schema_errors"),
+    ("manifest.content.labeling.used", "true", "field manifest.schema_errors"),
+    ("manifest.attached", False, "field manifest.attached"),
+    ("request.enforcement", "warn", "field request.enforcement"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "field"), FORGERIES, ids=lambda x: str(x)[:30])
+def test_check_input_refuses_a_document_contradicting_its_raw_material(
+    tmp_path: Path, path: str, value: object, field: str
+) -> None:
+    document = json.loads(ALLOWED.read_text())
+    _set(document, path, value)
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document))
+    line = one_error_line(mlgate("check", "--input", str(forged)))
+    assert str(forged) in line or field == "field request.enforcement"
+    assert field in line
+
+
+def test_digests_equal_but_not_hex_are_refused(tmp_path: Path) -> None:
+    document = json.loads(ALLOWED.read_text())
+    document["tags"]["compliance.data_manifest.sha256"] = "x"
+    from mlgate.facts import parse_facts
+
+    facts, _ = parse_facts(document["tags"])
+    document["facts"] = facts.model_dump(mode="json")
+    document["manifest"]["digest_tagged"] = document["manifest"]["digest_computed"] = "x"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document))
+    line = one_error_line(mlgate("check", "--input", str(forged)))
+    assert "field manifest.digest_tagged" in line
+
+
+def test_an_expired_waiver_in_the_document_is_refused(tmp_path: Path) -> None:
+    document = json.loads(ALLOWED.read_text())
+    document["waivers"] = [
+        {"id": "W-1", "codes": ["filing.not_completed"], "expires": "2020-01-31"}
+    ]
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(document))
+    line = one_error_line(mlgate("check", "--input", str(forged)))
+    assert "field waivers.0.expires: waiver W-1 expired on 2020-01-31" in line
+
+
+def test_a_consistent_document_with_an_active_waiver_is_evaluated(tmp_path: Path) -> None:
+    document = json.loads(BLOCKED.read_text())
+    document["waivers"] = [
+        {"id": "W-1", "codes": ["filing.not_completed", "labeling.implicit_disabled"],
+         "expires": "2099-01-31"}
+    ]
+    path = tmp_path / "waived.json"
+    path.write_text(json.dumps(document))
+    run = mlgate("check", "--input", str(path), "-f", "json")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.json()["waivers_applied"] == ["W-1"]
+
+
+def test_the_examples_are_consistent() -> None:
+    from mlgate.runner import derived_contradictions
+
+    for path in (ALLOWED, BLOCKED):
+        assert derived_contradictions(load_gate_input(path)) == []
+
+
+def test_a_waiver_for_ill_formed_input_is_refused(tmp_path: Path) -> None:
+    root = policy_copy(tmp_path)
+    (root / "waivers.json").write_text(json.dumps({"waivers": [{
+        "id": "W-1", "model": "*", "versions": "*", "codes": ["filing.input_invalid"],
+        "justification": "x", "approver": "y", "ticket": "z", "expires": "2099-01-01",
+    }]}))
+    line = one_error_line(mlgate("policy", "check", "--policies", str(root)))
+    assert "filing.input_invalid: ill-formed input cannot be waived" in line

@@ -349,10 +349,13 @@ class WaiverEntry(_Strict):
     @field_validator("codes")
     @classmethod
     def _scope_is_not_waivable(cls, codes: list[str]) -> list[str]:
-        # Scope undecidability means the gate cannot tell; no exception can fix that.
+        # Scope undecidability means the gate cannot tell; no exception can fix that. Nor
+        # can one fix ill-formed input or policy data (<gate>.input_invalid).
         for code in codes:
             if code.startswith("scope."):
                 raise ValueError(f"{code}: scope violations cannot be waived")
+            if code.endswith(".input_invalid"):
+                raise ValueError(f"{code}: ill-formed input cannot be waived")
         return codes
 
 
