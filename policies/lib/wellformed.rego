@@ -331,12 +331,24 @@ assessment_max_age_wellformed if {
 
 malformed contains ["labeling", "data.mlgate.config.labeling"] if not labeling_config_wellformed
 
+# The label lists the labeling gate reads (those of the declared modalities, or
+# of every configured one when none is declared) are lists of known labels: a
+# "Explicit" would make explicit labels unneeded. An unknown modality key is
+# never read as anything but "both labels" (fail closed), so it may stay.
 labeling_config_wellformed if {
 	required := config.labeling.required
 	is_object(required)
-	count(object.keys(required) - modalities_known) == 0
-	count([labels | some labels in required; is_array(labels)]) == count(required)
-	count({label | some labels in required; some label in labels} - {"explicit", "implicit"}) == 0
+	read := labeling_modalities_read(required)
+	count([m | some m in read; known_labels(object.get(required, m, []))]) == count(read)
+}
+
+labeling_modalities_read(required) := facts.modalities if {
+	is_array(facts.modalities)
+} else := object.keys(required)
+
+known_labels(labels) if {
+	is_array(labels)
+	count({label | some label in labels} - {"explicit", "implicit"}) == 0
 }
 
 malformed contains ["data_manifest", "data.mlgate.config.data_manifest"] if {
@@ -356,6 +368,6 @@ data_manifest_config_wellformed if {
 
 # The protected targets: without them every target would read as unprotected.
 protected_lists_wellformed if {
-	strings(config.protected_aliases)
-	strings(config.protected_stages)
+	is_array(config.protected_aliases)
+	is_array(config.protected_stages)
 }

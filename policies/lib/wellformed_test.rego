@@ -234,7 +234,7 @@ test_ill_typed_settings_fail_their_gate if {
 		["assessment", {"assessment": {"max_age_days": "365"}}],
 		["assessment", {"assessment": {"max_age_days": 0}}],
 		["labeling", {"labeling": {"required": {"text": "explicit"}}}],
-		["labeling", {"labeling": {"required": {"TEXT": ["explicit"]}}}],
+		["labeling", {"labeling": {"required": {"text": ["Explicit"]}}}],
 		["data_manifest", {"data_manifest": {"require_ip_cleared": "true"}}],
 		["data_manifest", {"data_manifest": {"min_datasets": true}}],
 	]

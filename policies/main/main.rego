@@ -49,14 +49,14 @@ protected_target if {
 	input.request.kind == "alias"
 	is_string(input.request.target)
 	data.mlgate.wellformed.protected_lists_wellformed
-	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases}
+	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases; is_string(a)}
 }
 
 protected_target if {
 	input.request.kind == "stage"
 	is_string(input.request.target)
 	data.mlgate.wellformed.protected_lists_wellformed
-	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
+	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages; is_string(s)}
 }
 
 # A waiver applies through its last day (expires, YYYY-MM-DD, UTC) and never
