@@ -40,48 +40,70 @@ malformed_text := {} if {
 	fields := {field | some [g, field] in malformed; g == gate}
 }
 
-# One flat body: a rule or function call per check costs more than the check.
+# One flat body, the helpers below inlined: in regorus a rule or function call
+# costs more than most checks (benchmarks/bench_policy.py).
 wellformed_at_a_glance if {
 	f := input.facts
 	f.audience in {null, "public", "enterprise", "internal", "research"}
 	is_array(f.regions)
 	count(f.regions) > 0
-	count([r | some r in f.regions; region_code(r)]) == count(f.regions)
+	count([r | some r in f.regions; is_string(r); count(r) == 2; trim(r, upper_letters) == ""]) == count(f.regions)
 	f.public_opinion in {null, true, false}
 	f.filing.status in {null, "completed", "pending", "none"}
 	is_string(f.filing.id)
 	f.assessment.status in {null, "passed", "failed", "pending", "none"}
 	is_string(f.assessment.report)
-	epoch_ns(f.assessment.date_ns)
-	f.assessment.date_ns % ns_per_day == 0
-	f.assessment.date == day_string(f.assessment.date_ns)
+	date_ns := f.assessment.date_ns
+	is_number(date_ns)
+	date_ns > -9000000000000000000
+	date_ns < 9000000000000000000
+	date_ns % ns_per_day == 0
+	f.assessment.date == sprintf("%04d-%02d-%02d", time.date(date_ns))
 	is_array(f.modalities)
 	count(f.modalities) > 0
 	count({m | some m in f.modalities} - modalities_known) == 0
 	f.labeling.explicit in {null, true, false}
 	f.labeling.implicit in {null, true, false}
 	f.errors == []
-	epoch_ns(input.now_ns)
-	input.now == rfc3339_seconds(input.now_ns)
+	now_ns := input.now_ns
+	is_number(now_ns)
+	now_ns == floor(now_ns)
+	now_ns > -9000000000000000000
+	now_ns < 9000000000000000000
+	input.now == sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", array.concat(time.date(now_ns), time.clock(now_ns)))
 	m := input.manifest
 	m.attached == true
 	m.parse_error == null
 	m.schema_errors == []
-	sha256_hex(m.digest_tagged)
-	sha256_hex(m.digest_computed)
+	is_string(m.digest_tagged)
+	count(m.digest_tagged) == 64
+	trim(m.digest_tagged, lower_hex) == ""
+	is_string(m.digest_computed)
+	count(m.digest_computed) == 64
+	trim(m.digest_computed, lower_hex) == ""
 	is_object(m.content)
 	m.content.manifest_version == 1
 	is_array(m.content.datasets)
 	is_array(object.get(m.content, "foundation_models", []))
-	is_array(config.scope.public_audiences)
-	is_array(config.scope.regions)
-	is_boolean(config.filing.only_public_opinion)
-	is_boolean(config.assessment.only_public_opinion)
-	integral(config.assessment.max_age_days)
-	config.assessment.max_age_days >= 1
-	labeling_config_wellformed
-	d := config.data_manifest
-	integral(d.min_datasets)
+	c := data.mlgate.config
+	is_array(c.scope.public_audiences)
+	is_array(c.scope.regions)
+	is_boolean(c.filing.only_public_opinion)
+	is_boolean(c.assessment.only_public_opinion)
+	is_number(c.assessment.max_age_days)
+	c.assessment.max_age_days == floor(c.assessment.max_age_days)
+	c.assessment.max_age_days >= 1
+	required := c.labeling.required
+	is_object(required)
+	count([x |
+		some x in f.modalities
+		labels := object.get(required, x, [])
+		is_array(labels)
+		count({label | some label in labels} - {"explicit", "implicit"}) == 0
+	]) == count(f.modalities)
+	d := c.data_manifest
+	is_number(d.min_datasets)
+	d.min_datasets == floor(d.min_datasets)
 	d.min_datasets >= 0
 	is_boolean(d.require_legitimate_source)
 	is_boolean(d.require_ip_cleared)
@@ -89,6 +111,10 @@ wellformed_at_a_glance if {
 	is_boolean(d.require_quality_measures)
 	is_array(d.labeling_duties)
 }
+
+upper_letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+lower_hex := "0123456789abcdef"
 
 # ------------------------------------------------------------------- shapes
 
@@ -124,13 +150,13 @@ strings(xs) if {
 sha256_hex(x) if {
 	is_string(x)
 	count(x) == 64
-	trim(x, "0123456789abcdef") == ""
+	trim(x, lower_hex) == ""
 }
 
 region_code(x) if {
 	is_string(x)
 	count(x) == 2
-	trim(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+	trim(x, upper_letters) == ""
 }
 
 nullable_digest(x) if x == null
