@@ -305,3 +305,27 @@ def test_a_waiver_for_ill_formed_input_is_refused(tmp_path: Path) -> None:
     }]}))
     line = one_error_line(mlgate("policy", "check", "--policies", str(root)))
     assert "filing.input_invalid: ill-formed input cannot be waived" in line
+
+
+@pytest.mark.parametrize("section", ["scope", "filing", "assessment", "labeling", "data_manifest"])
+def test_an_opa_server_holding_partial_policy_data_blocks(section: str) -> None:
+    # Data put on the server by hand (not `mlgate policy push`, which completes it): the
+    # policies themselves must fail the gate whose settings are missing. Before, a
+    # missing `scope` put every version out of scope and a missing gate section passed.
+    import dataclasses
+
+    from mlgate.engine.opa import OpaEngine
+    from opa_double import OpaDouble
+
+    policy_set = load_policy_dir(POLICIES)
+    data = json.loads(json.dumps(policy_set.data))
+    del data["mlgate"]["config"][section]
+    partial = dataclasses.replace(policy_set, data=data)
+    with OpaDouble(partial) as double:
+        engine = OpaEngine(double.url)
+        decision = evaluate(load_gate_input(ALLOWED), engine, policy_set)
+    gate = next(g for g in decision.gates if g.id == section)
+    assert decision.allowed is False
+    assert gate.status == "fail"
+    assert [v.code for v in gate.violations] == [f"{section}.input_invalid"]
+    assert f"data.mlgate.config.{section}" in gate.violations[0].message
