@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -114,6 +115,10 @@ def load_gate_input(path: str | Path) -> GateInput:
     return gate_input
 
 
+NS_LIMIT = 9_000_000_000_000_000_000
+"""Nanoseconds beyond this (years before 1684 or after 2255) no engine's time functions take."""
+
+
 def derived_contradictions(gate_input: GateInput) -> list[str]:
     """Fields of a gate input document that contradict what they are derived from.
 
@@ -154,8 +159,6 @@ def _differences(got: Any, want: Any, prefix: str = "") -> list[tuple[str, Any, 
 
 
 def _manifest_contradictions(manifest: Any, manifest_errors: Any) -> list[str]:
-    import re
-
     found: list[str] = []
     for name in ("digest_tagged", "digest_computed"):
         value = getattr(manifest, name)
@@ -186,22 +189,26 @@ def _manifest_contradictions(manifest: Any, manifest_errors: Any) -> list[str]:
 
 
 def _time_contradictions(gate_input: GateInput) -> list[str]:
-    try:
-        moment = datetime.fromisoformat(gate_input.now.replace("Z", "+00:00"))
-    except ValueError:
-        return [f"field now: {gate_input.now!r} is not an RFC 3339 time"]
-    if moment.tzinfo is None:
-        return [f"field now: {gate_input.now!r} has no time zone (RFC 3339 UTC expected)"]
-    seconds = int(moment.timestamp())
-    if gate_input.now_ns // 1_000_000_000 != seconds:
-        return [f"field now_ns: {gate_input.now_ns} is not the instant of now ({gate_input.now})"]
+    # `now` must be exactly what now_rfc3339 writes for now_ns (the policies compare
+    # the two the same way), within the years the engines' time functions take.
+    now, now_ns = gate_input.now, gate_input.now_ns
+    if not -NS_LIMIT < now_ns < NS_LIMIT:
+        return [f"field now_ns: {now_ns} is out of range"]
+    moment = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=UTC)
+    expected = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if now != expected:
+        return [f"field now: {now!r} is not now_ns ({now_ns}) in RFC 3339 UTC, {expected}"]
     today = moment.astimezone(UTC).date()
     found = []
     for index, waiver in enumerate(gate_input.waivers):
         try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", waiver.expires):
+                raise ValueError(waiver.expires)
             expires = date.fromisoformat(waiver.expires)
         except ValueError:
-            found.append(f"field waivers.{index}.expires: {waiver.expires!r} is not a date")
+            found.append(
+                f"field waivers.{index}.expires: {waiver.expires!r} is not a date (YYYY-MM-DD)"
+            )
             continue
         if expires < today:
             found.append(
