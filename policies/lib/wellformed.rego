@@ -315,7 +315,7 @@ manifest_malformed contains "content" if {
 manifest_malformed contains "content" if {
 	input.manifest.attached == true
 	input.manifest.parse_error == null
-	count(input.manifest.schema_errors) == 0
+	input.manifest.schema_errors == []
 	is_object(input.manifest.content)
 	not manifest_content_shaped(input.manifest.content)
 }

@@ -68,6 +68,22 @@ test_absent_facts_are_not_null_facts if {
 	}
 }
 
+# A container of the wrong type (a string for an object) is ill-formed, not an
+# engine error, and not "nothing to check".
+test_containers_of_the_wrong_type_fail_their_gate if {
+	cases := [
+		["/facts/labeling", "on", "labeling"],
+		["/facts/filing", 1, "filing"],
+		["/facts/assessment", [], "assessment"],
+		["/manifest", "attached", "data_manifest"],
+		["/facts/regions", {"CN": true}, "scope"],
+	]
+	every case in cases {
+		doc := json.patch(testdata.valid_input, [{"op": "replace", "path": case[0], "value": case[1]}])
+		blocks_on(decision(doc), case[2])
+	}
+}
+
 # ------------------------------------------------------------------- booleans and lists
 
 test_booleans_given_as_strings_or_numbers_fail if {
@@ -189,6 +205,14 @@ test_an_expired_or_malformed_waiver_listed_in_the_input_does_not_apply if {
 		d := decision(waived(expires))
 		d.gates.filing.status == "fail"
 		d.allowed == false
+		d.waivers_applied == []
+	}
+}
+
+test_ill_typed_waivers_apply_none if {
+	every waivers in ["W-1", {"id": "W-1"}, [{"id": "W-1", "codes": "filing.*", "expires": "2027-01-31"}], [1]] {
+		d := decision(object.union(filing_pending, {"waivers": waivers}))
+		d.gates.filing.status == "fail"
 		d.waivers_applied == []
 	}
 }
