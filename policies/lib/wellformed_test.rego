@@ -77,6 +77,8 @@ test_containers_of_the_wrong_type_fail_their_gate if {
 		["/facts/assessment", [], "assessment"],
 		["/manifest", "attached", "data_manifest"],
 		["/facts/regions", {"CN": true}, "scope"],
+		["/facts/errors", "none", "filing"],
+		["/facts/errors", {"tag": "compliance.audience"}, "scope"],
 	]
 	every case in cases {
 		doc := json.patch(testdata.valid_input, [{"op": "replace", "path": case[0], "value": case[1]}])
