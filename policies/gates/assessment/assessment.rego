@@ -62,7 +62,7 @@ violations contains {"code": "assessment.status_missing", "params": {}} if {
 #   solution: Set compliance.assessment.status to passed, failed, pending or none.
 #   severity: critical
 violations contains {"code": "assessment.status_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.assessment.status"
 }
 
@@ -103,7 +103,7 @@ violations contains {"code": "assessment.date_missing", "params": {}} if {
 #   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
 #   severity: high
 violations contains {"code": "assessment.date_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.assessment.date"
 }
 

@@ -112,7 +112,7 @@ violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 #   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
 #   severity: high
 violations contains {"code": "data_manifest.digest_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.data_manifest.sha256"
 }
 

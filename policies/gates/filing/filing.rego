@@ -51,7 +51,7 @@ violations contains {"code": "filing.status_missing", "params": {}} if {
 #   solution: Set compliance.filing.status to completed, pending or none.
 #   severity: critical
 violations contains {"code": "filing.status_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.filing.status"
 }
 
@@ -91,7 +91,7 @@ violations contains {"code": "filing.id_missing", "params": {}} if {
 #   solution: Set compliance.public_opinion to true or false.
 #   severity: high
 violations contains {"code": "filing.public_opinion_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.public_opinion"
 }
 

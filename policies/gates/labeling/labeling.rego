@@ -75,7 +75,7 @@ violations contains {"code": "labeling.modalities_missing", "params": {}} if {
 #   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
 #   severity: high
 violations contains {"code": "labeling.modalities_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.modalities"
 }
 
@@ -102,7 +102,7 @@ violations contains {"code": "labeling.explicit_missing", "params": {"modalities
 #   solution: Set compliance.labeling.explicit to true or false.
 #   severity: high
 violations contains {"code": "labeling.explicit_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.labeling.explicit"
 }
 
@@ -142,7 +142,7 @@ violations contains {"code": "labeling.implicit_missing", "params": {"modalities
 #   solution: Set compliance.labeling.implicit to true or false.
 #   severity: high
 violations contains {"code": "labeling.implicit_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.labeling.implicit"
 }
 

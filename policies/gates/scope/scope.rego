@@ -44,7 +44,7 @@ violations contains {"code": "scope.audience_missing", "params": {}} if {
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
 violations contains {"code": "scope.audience_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.audience"
 }
 
@@ -70,7 +70,7 @@ violations contains {"code": "scope.regions_missing", "params": {}} if {
 #   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG.
 #   severity: critical
 violations contains {"code": "scope.regions_invalid", "params": {"value": err.value}} if {
-	some err in lib.fact_errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.regions"
 }
 
