@@ -14,7 +14,6 @@
 #   severity: critical
 package mlgate.lib
 
-
 config := data.mlgate.config
 
 facts := input.facts
