@@ -55,6 +55,7 @@ wellformed_at_a_glance if {
 	is_string(f.assessment.report)
 	date_ns := f.assessment.date_ns
 	is_number(date_ns)
+	date_ns == floor(date_ns)
 	date_ns > -9000000000000000000
 	date_ns < 9000000000000000000
 	date_ns % ns_per_day == 0
@@ -87,7 +88,9 @@ wellformed_at_a_glance if {
 	is_array(object.get(m.content, "foundation_models", []))
 	c := data.mlgate.config
 	is_array(c.scope.public_audiences)
+	count([x | some x in c.scope.public_audiences; is_string(x)]) == count(c.scope.public_audiences)
 	is_array(c.scope.regions)
+	count([x | some x in c.scope.regions; is_string(x)]) == count(c.scope.regions)
 	is_boolean(c.filing.only_public_opinion)
 	is_boolean(c.assessment.only_public_opinion)
 	is_number(c.assessment.max_age_days)
@@ -110,6 +113,7 @@ wellformed_at_a_glance if {
 	is_boolean(d.require_personal_info_consent)
 	is_boolean(d.require_quality_measures)
 	is_array(d.labeling_duties)
+	count([x | some x in d.labeling_duties; is_string(x)]) == count(d.labeling_duties)
 }
 
 upper_letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -333,13 +337,11 @@ manifest_content_shaped(content) if {
 # Python validates data.json and hands the engines the complete configuration;
 # an OPA server can still hold partial or foreign data. A gate whose settings
 # are absent or ill-typed fails rather than reading "absent" as "not required".
-# Lists are checked for being lists: an element of another type matches no
-# fact, which is what an empty list (a valid setting) does too.
 malformed contains ["scope", "data.mlgate.config.scope"] if {
-	not is_array(config.scope.public_audiences)
+	not strings(config.scope.public_audiences)
 }
 
-malformed contains ["scope", "data.mlgate.config.scope"] if not is_array(config.scope.regions)
+malformed contains ["scope", "data.mlgate.config.scope"] if not strings(config.scope.regions)
 
 malformed contains [gate, concat(".", ["data.mlgate.config", gate])] if {
 	some gate in {"filing", "assessment"}
@@ -389,7 +391,7 @@ data_manifest_config_wellformed if {
 	is_boolean(settings.require_ip_cleared)
 	is_boolean(settings.require_personal_info_consent)
 	is_boolean(settings.require_quality_measures)
-	is_array(settings.labeling_duties)
+	strings(settings.labeling_duties)
 }
 
 # The protected targets: without them every target would read as unprotected.

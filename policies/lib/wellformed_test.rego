@@ -101,6 +101,7 @@ test_empty_modalities_with_labels_off_fail if {
 	blocks_on(decision(object.union(labels_off, {"facts": {"modalities": []}})), "labeling")
 	blocks_on(decision(object.union(labels_off, {"facts": {"modalities": ["TEXT"]}})), "labeling")
 	blocks_on(decision(object.union(labels_off, {"facts": {"modalities": "text"}})), "labeling")
+	blocks_on(decision(object.union(labels_off, {"facts": {"modalities": [{}, 0]}})), "labeling")
 }
 
 test_an_unknown_status_fails if {
@@ -136,6 +137,7 @@ test_a_date_disagreeing_with_date_ns_fails if {
 		{"date_ns": 1780272000000000001},
 		{"date": "1 June 2026"},
 		{"date_ns": "1780272000000000000"},
+		{"date_ns": 1.5},
 	] {
 		blocks_on(decision(testdata.with_facts({"assessment": patch})), "assessment")
 	}
@@ -256,6 +258,8 @@ test_a_missing_config_section_fails_its_gate if {
 test_ill_typed_settings_fail_their_gate if {
 	cases := [
 		["scope", {"scope": {"regions": "CN"}}],
+		["scope", {"scope": {"public_audiences": [false]}}],
+		["data_manifest", {"data_manifest": {"labeling_duties": [[]]}}],
 		["filing", {"filing": {"only_public_opinion": "false"}}],
 		["assessment", {"assessment": {"max_age_days": "365"}}],
 		["assessment", {"assessment": {"max_age_days": 0}}],

@@ -49,6 +49,7 @@ needing[label] := concat(",", sort(needs_label)) if {
 	some label in ["explicit", "implicit"]
 	needs_label := {m |
 		some m in modalities
+		is_string(m) # anything else is labeling.input_invalid, never an engine error
 		label in object.get(required, m, ["explicit", "implicit"])
 	}
 }
