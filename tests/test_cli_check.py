@@ -49,13 +49,15 @@ def test_stage_production_is_enforced_in_any_case() -> None:
     assert run.exit_code == 1 and run.json()["enforcement"] == "deny"
 
 
-def test_input_claiming_warn_for_a_protected_alias_is_still_denied(tmp_path: Path) -> None:
+def test_input_claiming_warn_for_a_protected_alias_is_refused(tmp_path: Path) -> None:
+    # enforcement is derived from the target and the policy data: a claim that
+    # contradicts it is a forged or stale document (the Rego denies it anyway).
     document = json.loads(Path(BLOCKED).read_text())
     document["request"] = {"target": "production", "kind": "alias", "enforcement": "warn"}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(document))
     run = mlgate("check", "--input", str(forged), "-f", "json")
-    assert run.exit_code == 1 and run.json()["enforcement"] == "deny"
+    assert "field request.enforcement" in one_error_line(run)
 
 
 def test_invalid_tag_value_is_a_gate_failure_not_an_error(tmp_path: Path) -> None:

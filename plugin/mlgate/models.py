@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 GATE_IDS: tuple[str, ...] = ("scope", "filing", "assessment", "labeling", "data_manifest")
 
@@ -31,8 +38,25 @@ class _Strict(BaseModel):
 # --------------------------------------------------------------------------- manifest
 
 
+def _json_integer(value: Any) -> Any:
+    """A JSON Schema ``integer``: 3 and 3.0, never ``true`` (pydantic treats True as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInteger = Annotated[int, BeforeValidator(_json_integer)]
+
+# Strict: "true", 1 or "yes" for a boolean would pass pydantic's lax mode and then never
+# equal true in Rego, so a duty would silently go unchecked. The manifest models accept
+# exactly what schemas/data_manifest.schema.json accepts (tests/test_manifest_strict.py).
+_MANIFEST = ConfigDict(extra="allow", strict=True)  # unknown fields kept, ignored by gates
+
+
 class FoundationModel(BaseModel):
-    model_config = ConfigDict(extra="allow")  # unknown fields are kept, ignored by gates
+    model_config = _MANIFEST
 
     name: str = Field(min_length=1)
     source: str = Field(min_length=1)
@@ -41,7 +65,7 @@ class FoundationModel(BaseModel):
 
 
 class Dataset(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _MANIFEST
 
     name: str = Field(min_length=1)
     kind: Literal["pretraining", "finetuning", "preference", "evaluation", "other"]
@@ -59,13 +83,16 @@ class Dataset(BaseModel):
     ip_cleared: bool
     contains_personal_info: bool
     personal_info_consent: bool | None = None
-    records: int = Field(ge=0)
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    records: JsonInteger = Field(ge=0)
+    # max_length too: a JSON Schema validator's "$" also matches before a final newline.
+    sha256: str | None = Field(
+        default=None, min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$"
+    )
     uri: str | None = None
 
 
 class ManifestLabeling(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _MANIFEST
 
     used: bool
     rules_documented: bool = False
@@ -78,9 +105,9 @@ class ManifestLabeling(BaseModel):
 class DataManifest(BaseModel):
     """``compliance/data_manifest.json``, version 1."""
 
-    model_config = ConfigDict(extra="allow", title="mlgate data manifest v1")
+    model_config = ConfigDict(extra="allow", strict=True, title="mlgate data manifest v1")
 
-    manifest_version: Literal[1]
+    manifest_version: Annotated[Literal[1], BeforeValidator(_json_integer)]
     foundation_models: list[FoundationModel] = Field(default_factory=list)
     datasets: list[Dataset]
     quality_measures: list[str]
@@ -331,10 +358,13 @@ class WaiverEntry(_Strict):
     @field_validator("codes")
     @classmethod
     def _scope_is_not_waivable(cls, codes: list[str]) -> list[str]:
-        # Scope undecidability means the gate cannot tell; no exception can fix that.
+        # Scope undecidability means the gate cannot tell; no exception can fix that. Nor
+        # can one fix ill-formed input or policy data (<gate>.input_invalid).
         for code in codes:
             if code.startswith("scope."):
                 raise ValueError(f"{code}: scope violations cannot be waived")
+            if code.endswith(".input_invalid"):
+                raise ValueError(f"{code}: ill-formed input cannot be waived")
         return codes
 
 

@@ -139,10 +139,11 @@ class PolicySet:
     root: str
     modules: dict[str, str]  # relative path -> source, policies only (no tests)
     tests: dict[str, str]  # relative path -> source, *_test.rego
-    data: dict[str, Any]
+    data: dict[str, Any]  # what the engines get: mlgate.config complete, defaults filled in
     revision: str = ""
     waivers: list[WaiverEntry] = field(default_factory=list)
     _config: PolicyConfig | None = field(default=None, repr=False)
+    data_file: dict[str, Any] = field(default_factory=dict, repr=False)  # data.json as written
 
     @property
     def config(self) -> PolicyConfig:
@@ -183,37 +184,86 @@ class PolicySet:
 
 
 def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
+    """The validated policy data; a file without an ``mlgate.config`` object is refused.
+
+    Missing keys inside ``mlgate.config`` take their defaults (``mlgate policy check``
+    names each one); a missing file or section is not "the defaults": it is how a deleted
+    or truncated data.json looks, and the gates must not run on what nobody wrote.
+    """
     from pydantic import ValidationError
 
-    raw = data.get("mlgate", {}).get("config", {}) if isinstance(data, dict) else None
+    mlgate = data.get("mlgate") if isinstance(data, dict) else None
+    raw = mlgate.get("config") if isinstance(mlgate, dict) else None
     if not isinstance(raw, dict):
-        raise PolicyError(f"{where}: mlgate.config must be an object")
+        raise PolicyError(
+            f"{where}: mlgate.config must be an object holding the policy data "
+            "(see schemas/policy_data.schema.json)"
+        )
     try:
-        return PolicyConfig.model_validate(raw)
+        return PolicyConfig.model_validate(raw, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in ("mlgate", "config", *err["loc"]))
         raise PolicyError(f"{where}: {loc}: {err['msg']}") from exc
 
 
+READ_ATTEMPTS = 5
+
+
 def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
     """Read a policy directory: ``*.rego`` modules (tests apart), ``data.json`` and
-    ``waivers.json``; its revision is the git commit of the directory."""
+    ``waivers.json``; its revision is the git commit of the directory.
+
+    The set is read as one snapshot: every file is read, then the directory is listed and
+    stat'ed again, and a set that changed meanwhile (a checkout or deploy in progress) is
+    read again, never half old and half new. What is returned lives in memory: the engines
+    compile from it, so later changes on disk do not reach a running process.
+    """
     root = Path(directory) if directory else bundled_dir("policies")
     if not root.is_dir():
         raise PolicyError(f"{root}: policy directory not found")
+    from .revision import policy_revision
+
+    for _ in range(READ_ATTEMPTS):
+        before = _tree_state(root)
+        files = _read_files(root)
+        revision = policy_revision(root)
+        if _tree_state(root) == before:
+            return policy_set_from_files(str(root), files, revision)
+    raise PolicyError(
+        f"{root}: the policy files kept changing while being read ({READ_ATTEMPTS} attempts); "
+        "refusing a half-read policy set"
+    )
+
+
+def _wanted_files(root: Path) -> list[Path]:
+    return [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
+
+
+def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:
+    """Name, size, mtime and inode of every policy file: what a change on disk alters."""
+    state = []
+    for path in _wanted_files(root):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        state.append((path.as_posix(), st.st_size, st.st_mtime_ns, st.st_ino))
+    return state
+
+
+def _read_files(root: Path) -> dict[str, str]:
     files: dict[str, str] = {}
-    wanted = [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
-    for path in wanted:
+    for path in _wanted_files(root):
         if not path.is_file():
             continue
         try:
             files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue  # deleted between listing and reading: the state check notices
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"{path}: cannot read: {exc}") from exc
-    from .revision import policy_revision
-
-    return policy_set_from_files(str(root), files, policy_revision(root))
+    return files
 
 
 def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> PolicySet:
@@ -232,25 +282,61 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
     tests = {p: t for p, t in files.items() if p.endswith(TEST_SUFFIX)}
     if not modules:
         raise PolicyError(f"{root}: no .rego policies found")
-    data: dict[str, Any] = {}
-    if DATA_FILE in files:
-        try:
-            data = json.loads(files[DATA_FILE])
-        except json.JSONDecodeError as exc:
-            raise PolicyError(
-                f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}"
-            ) from exc
-    policy_set = PolicySet(root=root, modules=modules, tests=tests, data=data, revision=revision)
+    if DATA_FILE not in files:
+        raise PolicyError(
+            f"{root}/{DATA_FILE}: not found; the policy data (mlgate.config) is required, "
+            "the gates do not run on defaults nobody wrote down"
+        )
+    try:
+        data_file = json.loads(files[DATA_FILE])
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    config = load_config(data_file, f"{root}/{DATA_FILE}")
+    policy_set = PolicySet(
+        root=root,
+        modules=modules,
+        tests=tests,
+        data=engine_data(data_file, config),
+        revision=revision,
+        _config=config,
+        data_file=data_file,
+    )
     if WAIVER_FILE in files:
         policy_set.waivers = parse_waivers(
             files[WAIVER_FILE],
             f"{root}/{WAIVER_FILE}",
-            policy_set.config.waivers,
+            config.waivers,
             datetime.now(UTC).date(),
         )
-    else:
-        policy_set.config  # noqa: B018 - validates the policy data
     return policy_set
+
+
+def engine_data(data_file: dict[str, Any], config: PolicyConfig) -> dict[str, Any]:
+    """The policy data the engines get: data.json with ``mlgate.config`` replaced by the
+    validated configuration, every default filled in. Rego reads what Python validated,
+    so a key left out of data.json can never read as "absent" (and pass) in a rule."""
+    data = dict(data_file)
+    data["mlgate"] = {**data_file["mlgate"], "config": config.model_dump(mode="json")}
+    return data
+
+
+def missing_config_keys(policy_set: PolicySet) -> list[str]:
+    """Keys of ``mlgate.config`` that data.json leaves to their defaults, as dotted paths."""
+    raw = policy_set.data_file.get("mlgate", {}).get("config", {})
+    return _missing_keys(PolicyConfig, raw, "mlgate.config")
+
+
+def _missing_keys(model: type[Any], raw: Any, prefix: str) -> list[str]:
+    from pydantic import BaseModel
+
+    missing: list[str] = []
+    for name, info in model.model_fields.items():
+        path = f"{prefix}.{name}"
+        if not isinstance(raw, dict) or name not in raw:
+            missing.append(path)
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            missing += _missing_keys(info.annotation, raw[name], path)
+    return missing
 
 
 def missing_gates(policy_set: PolicySet) -> list[str]:

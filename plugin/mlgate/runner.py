@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,21 @@ def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
 
 
 def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
-    """``deny`` for a protected alias or stage (case-insensitive), else ``warn``."""
+    """``deny`` for a protected alias or stage, else ``warn``.
+
+    Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
+    ``prodúction`` or ``PRODUCTİON`` to the row of ``production``, so they are protected too.
+    """
     protected = config.protected_stages if kind == "stage" else config.protected_aliases
-    return "deny" if target.lower() in {p.lower() for p in protected} else "warn"
+    return _enforcement(target, tuple(protected))
+
+
+@lru_cache(maxsize=1024)
+def _enforcement(target: str, protected: tuple[str, ...]) -> str:
+    # Cached: folding costs tens of microseconds, and every decision asks twice.
+    from .names import protected_match
+
+    return "deny" if protected_match(target, protected) else "warn"
 
 
 def input_sha256(gate_input: GateInput) -> str:
@@ -83,7 +97,9 @@ def load_gate_input(path: str | Path) -> GateInput:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     try:
-        return GateInput.model_validate(document)
+        # Strict: "on", "yes" or 1 for a boolean fact is not what Python writes; lax
+        # pydantic would turn it into true before the engine sees it.
+        gate_input = GateInput.model_validate(document, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(document)"
@@ -92,6 +108,114 @@ def load_gate_input(path: str | Path) -> GateInput:
             f"{path}: field {field}: {err['msg']}; expected a gate input document "
             f"(schemas/gate_input.schema.json){more}"
         ) from exc
+    contradictions = derived_contradictions(gate_input)
+    if contradictions:
+        more = f" (and {len(contradictions) - 1} more)" if len(contradictions) > 1 else ""
+        raise InputError(f"{path}: {contradictions[0]}{more}")
+    return gate_input
+
+
+NS_LIMIT = 9_000_000_000_000_000_000
+"""Nanoseconds beyond this (years before 1684 or after 2255) no engine's time functions take."""
+
+
+def derived_contradictions(gate_input: GateInput) -> list[str]:
+    """Fields of a gate input document that contradict what they are derived from.
+
+    A document evaluated offline (``check --input``) carries its raw material: the tags
+    the facts were parsed from, the manifest content its schema errors come from, the
+    evaluation time in two forms, the waivers' expiry. Python re-derives each and names
+    the first field that disagrees, ``field X: ...``; an empty list when all agree.
+    """
+    from .facts import manifest_errors, parse_facts
+
+    found: list[str] = []
+    facts, digest = parse_facts(gate_input.tags)
+    found += [
+        f"field facts.{name}: {got!r} contradicts the tags, which give {want!r}"
+        for name, got, want in _differences(
+            gate_input.facts.model_dump(mode="json"), facts.model_dump(mode="json")
+        )
+    ]
+    manifest = gate_input.manifest
+    if manifest.digest_tagged != digest:
+        found.append(
+            f"field manifest.digest_tagged: {manifest.digest_tagged!r} contradicts the tag "
+            f"compliance.data_manifest.sha256, which gives {digest!r}"
+        )
+    found += _manifest_contradictions(manifest, manifest_errors)
+    found += _time_contradictions(gate_input)
+    return found
+
+
+def _differences(got: Any, want: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    if isinstance(got, dict) and isinstance(want, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(got) | set(want)):
+            name = f"{prefix}.{key}" if prefix else key
+            out += _differences(got.get(key), want.get(key), name)
+        return out
+    return [] if got == want else [(prefix, got, want)]
+
+
+def _manifest_contradictions(manifest: Any, manifest_errors: Any) -> list[str]:
+    found: list[str] = []
+    for name in ("digest_tagged", "digest_computed"):
+        value = getattr(manifest, name)
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            found.append(f"field manifest.{name}: {value!r} is not a lower-case sha256 digest")
+    if not manifest.attached:
+        if manifest.content is not None or manifest.digest_computed is not None:
+            found.append(
+                "field manifest.attached: false, but the document has the manifest's "
+                "content or digest"
+            )
+        return found
+    if manifest.digest_computed is None:
+        found.append("field manifest.digest_computed: null, but the manifest is attached")
+    if manifest.parse_error is None:
+        if manifest.content is None:
+            found.append(
+                "field manifest.content: null, but the manifest is attached and parsed "
+                "(parse_error is null)"
+            )
+        elif bool(manifest_errors(manifest.content)) != bool(manifest.schema_errors):
+            valid = "schema-invalid" if manifest.schema_errors == [] else "schema-valid"
+            found.append(
+                f"field manifest.schema_errors: {manifest.schema_errors!r}, but the content "
+                f"is {valid} (schemas/data_manifest.schema.json)"
+            )
+    return found
+
+
+def _time_contradictions(gate_input: GateInput) -> list[str]:
+    # `now` must be exactly what now_rfc3339 writes for now_ns (the policies compare
+    # the two the same way), within the years the engines' time functions take.
+    now, now_ns = gate_input.now, gate_input.now_ns
+    if not -NS_LIMIT < now_ns < NS_LIMIT:
+        return [f"field now_ns: {now_ns} is out of range"]
+    moment = datetime.fromtimestamp(now_ns // 1_000_000_000, tz=UTC)
+    expected = moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    if now != expected:
+        return [f"field now: {now!r} is not now_ns ({now_ns}) in RFC 3339 UTC, {expected}"]
+    today = moment.astimezone(UTC).date()
+    found = []
+    for index, waiver in enumerate(gate_input.waivers):
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", waiver.expires):
+                raise ValueError(waiver.expires)
+            expires = date.fromisoformat(waiver.expires)
+        except ValueError:
+            found.append(
+                f"field waivers.{index}.expires: {waiver.expires!r} is not a date (YYYY-MM-DD)"
+            )
+            continue
+        if expires < today:
+            found.append(
+                f"field waivers.{index}.expires: waiver {waiver.id} expired on {expires}, "
+                f"before now ({gate_input.now}); an expired waiver cannot apply"
+            )
+    return found
 
 
 def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
@@ -135,6 +259,15 @@ def build_decision(
             )
     enforcement = raw.get("enforcement")
     _expect(enforcement in ("deny", "warn"), f"enforcement is {enforcement!r}")
+    # Enforcement is Python's to decide, from the target and the validated policy data: an
+    # OPA server with stale or foreign policies must not turn a protected target into warn.
+    request = gate_input.request
+    required = enforcement_for(request.target, request.kind, policy_set.config)
+    if enforcement != required:
+        raise EngineError(
+            f"engine said enforcement={enforcement} for {request.kind} '{request.target}', "
+            f"but the policy data makes it {required}; refusing (stale or foreign policies?)"
+        )
     _expect(raw.get("in_scope") in (True, False, None), "in_scope is not true, false or null")
     _expect(isinstance(raw.get("allowed"), bool), "allowed is not a boolean")
 
@@ -222,6 +355,7 @@ def evaluate(
     The document is evaluated as it is (``--input`` replays a logged decision); registry
     flows first fill in the active waivers with :func:`attach_waivers`.
     """
+    _check_enforcement_claim(gate_input, policy_set.config)
     document, text, sha256 = serialise(gate_input)
     raw = engine.evaluate(document, text)
     decision = build_decision(
@@ -235,6 +369,17 @@ def evaluate(
     if warnings:
         decision.warnings = list(warnings)
     return decision
+
+
+def _check_enforcement_claim(gate_input: GateInput, config: PolicyConfig) -> None:
+    """A document (``check --input``) whose enforcement contradicts its target is refused."""
+    request = gate_input.request
+    required = enforcement_for(request.target, request.kind, config)
+    if request.enforcement != required:
+        raise InputError(
+            f"field request.enforcement: '{request.enforcement}' contradicts the policy data, "
+            f"which makes {request.kind} '{request.target}' {required}"
+        )
 
 
 def attach_waivers(gate_input: GateInput, policy_set: PolicySet) -> tuple[GateInput, list[str]]:

@@ -22,16 +22,23 @@ facts := input.facts
 # failure_msg (in the rule's METADATA) is formatted with.
 violation(code, params) := {"code": code, "params": params}
 
+# The unparsable tags the input lists; anything but a list lists none (and is
+# input_invalid, policies/lib/wellformed.rego), never an evaluation error.
+fact_errors := facts.errors if is_array(facts.errors) else := []
+
 # Tags present on the version whose value did not parse. A rule, not a
 # function, so it is computed once per evaluation.
-invalid_tags := {err.tag | some err in facts.errors}
+invalid_tags := {err.tag | some err in fact_errors}
 
 # True when the tag is present on the version but its value did not parse.
 tag_invalid(tag) if tag in invalid_tags
 
+# Decidable only on well-formed facts and settings (wellformed.rego): an
+# ill-typed audience or region list never decides "out of scope".
 scope_decidable if {
 	facts.audience != null
 	facts.regions != null
+	not data.mlgate.wellformed.malformed_text.scope
 }
 
 in_scope if {

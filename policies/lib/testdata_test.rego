@@ -187,8 +187,17 @@ out_of_scope := with_facts({"audience": "research"})
 undecidable := missing_tag("compliance.audience", {"audience": null})
 
 # An assessment passed on the day n days before today_ns, evaluated at at_ns
-# (Rego compares date_ns; the date string only feeds messages).
+# (Rego compares date_ns; date and now must say the same day and second, or
+# the input is ill-formed).
 assessed_days_ago(n, at_ns) := patched({
-	"facts": {"assessment": {"date_ns": today_ns - (n * ns_per_day)}},
+	"facts": {"assessment": {
+		"date_ns": today_ns - (n * ns_per_day),
+		"date": day_string(today_ns - (n * ns_per_day)),
+	}},
 	"now_ns": at_ns,
+	"now": rfc3339_seconds(at_ns),
 })
+
+day_string(ns) := sprintf("%04d-%02d-%02d", time.date(ns))
+
+rfc3339_seconds(ns) := sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", array.concat(time.date(ns), time.clock(ns)))

@@ -39,17 +39,36 @@ default enforcement := "deny"
 
 enforcement := "warn" if {
 	input.request.enforcement == "warn"
+	input.request.kind in {"alias", "stage"}
+	is_string(input.request.target)
+	data.mlgate.wellformed.protected_lists_wellformed
 	not protected_target
 }
 
 protected_target if {
 	input.request.kind == "alias"
-	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases}
+	is_string(input.request.target)
+	data.mlgate.wellformed.protected_lists_wellformed
+	lower(input.request.target) in {lower(a) | some a in lib.config.protected_aliases; is_string(a)}
 }
 
 protected_target if {
 	input.request.kind == "stage"
-	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages}
+	is_string(input.request.target)
+	data.mlgate.wellformed.protected_lists_wellformed
+	lower(input.request.target) in {lower(s) | some s in lib.config.protected_stages; is_string(s)}
+}
+
+# The waivers the input lists; anything but a list lists none.
+listed_waivers := input.waivers if is_array(input.waivers) else := []
+
+# A waiver applies through its last day (expires, YYYY-MM-DD, UTC) and never
+# once now has passed it, whoever listed it in the input.
+waiver_active(w) if {
+	is_array(w.codes)
+	is_string(w.expires)
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, w.expires)
+	w.expires >= data.mlgate.wellformed.today
 }
 
 code_matches(pattern, code) if pattern == code
@@ -59,11 +78,14 @@ code_matches(pattern, code) if {
 	startswith(code, trim_suffix(pattern, "*"))
 }
 
-# Scope undecidability is never waivable: it means the gate cannot tell.
+# Scope undecidability is never waivable: it means the gate cannot tell; nor is
+# ill-formed input, for the same reason.
 waived_by(gate_id, code) := ids[0] if {
 	gate_id != "scope"
+	not endswith(code, ".input_invalid")
 	ids := sort({w.id |
-		some w in input.waivers
+		some w in listed_waivers
+		waiver_active(w)
 		some pattern in w.codes
 		code_matches(pattern, code)
 	})
@@ -85,7 +107,7 @@ final_status(status, violations) := "waived" if {
 # Without waivers the gates' own results are the decision's; otherwise every
 # violation is annotated with the waiver covering it.
 gates := gate_results if {
-	count(input.waivers) == 0
+	count(listed_waivers) == 0
 } else := {id: gate |
 	some id, raw in gate_results
 	violations := [annotated(id, v) | some v in raw.violations]

@@ -28,10 +28,17 @@ applies if {
 	lib.public_opinion_requires(lib.config.assessment.only_public_opinion)
 }
 
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if data.mlgate.wellformed.malformed_text.assessment
+
 assessment := input.facts.assessment
 
 # Date and report are asked for unless the status already says it did not pass.
 expects_evidence if not assessment.status in {"failed", "pending", "none"}
+
+# Dates are compared only when date, now and settings are well-formed; anything
+# else fails with input_invalid, and never with an arithmetic error.
+dates_comparable if not data.mlgate.wellformed.malformed_text.assessment
 
 # METADATA
 # title: Assessment status missing
@@ -55,7 +62,7 @@ violations contains {"code": "assessment.status_missing", "params": {}} if {
 #   solution: Set compliance.assessment.status to passed, failed, pending or none.
 #   severity: critical
 violations contains {"code": "assessment.status_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.assessment.status"
 }
 
@@ -96,7 +103,7 @@ violations contains {"code": "assessment.date_missing", "params": {}} if {
 #   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
 #   severity: high
 violations contains {"code": "assessment.date_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.assessment.date"
 }
 
@@ -110,6 +117,7 @@ violations contains {"code": "assessment.date_invalid", "params": {"value": err.
 #   severity: high
 violations contains {"code": "assessment.date_in_future", "params": {"date": assessment.date}} if {
 	expects_evidence
+	dates_comparable
 	assessment.date_ns != null
 	assessment.date_ns > input.now_ns
 }
@@ -124,6 +132,7 @@ violations contains {"code": "assessment.date_in_future", "params": {"date": ass
 #   severity: high
 violations contains {"code": "assessment.expired", "params": params} if {
 	expects_evidence
+	dates_comparable
 	assessment.date_ns != null
 
 	# Integers only: a float division rounds a few ns short of whole days up to the next
@@ -151,6 +160,26 @@ violations contains {"code": "assessment.report_missing", "params": {}} if {
 report_present if {
 	is_string(assessment.report)
 	trim_space(assessment.report) != ""
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "assessment.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.assessment
 }
 
 result := lib.gate_result(applies, violations)

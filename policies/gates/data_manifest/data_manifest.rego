@@ -29,17 +29,22 @@ default applies := false
 
 applies if lib.gates_apply
 
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if data.mlgate.wellformed.malformed_text.data_manifest
+
 manifest := input.manifest
 
 settings := lib.config.data_manifest
 
-# Content duties are checked only on a manifest that parsed and is schema-valid;
-# anything else already fails with its own code.
+# Content duties are checked only on a manifest that parsed and is schema-valid,
+# with well-formed evidence and settings; anything else already fails with its
+# own code (input_invalid for the latter).
 content := manifest.content if {
-	manifest.attached
+	manifest.attached == true
 	manifest.parse_error == null
-	count(manifest.schema_errors) == 0
+	manifest.schema_errors == []
 	is_object(manifest.content)
+	not data.mlgate.wellformed.malformed_text.data_manifest
 }
 
 names(entries) := concat(", ", sort({e.name | some e in entries}))
@@ -80,6 +85,7 @@ violations contains {"code": "data_manifest.not_json", "params": {"error": manif
 violations contains {"code": "data_manifest.schema_invalid", "params": {"errors": concat("; ", manifest.schema_errors)}} if {
 	manifest.attached
 	manifest.parse_error == null
+	data.mlgate.wellformed.strings(manifest.schema_errors)
 	count(manifest.schema_errors) > 0
 }
 
@@ -106,7 +112,7 @@ violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 #   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
 #   severity: high
 violations contains {"code": "data_manifest.digest_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.data_manifest.sha256"
 }
 
@@ -213,7 +219,9 @@ violations contains {"code": "data_manifest.quality_measures_missing", "params":
 }
 
 has_quality_measure if {
+	is_array(content.quality_measures)
 	some m in content.quality_measures
+	is_string(m)
 	trim_space(m) != ""
 }
 
@@ -226,9 +234,31 @@ has_quality_measure if {
 #   solution: Document the labeling rules, assess labeling quality, verify samples and train labelers; record each as true in the manifest's labeling section.
 #   severity: high
 violations contains {"code": "data_manifest.labeling_duties", "params": {"duties": concat(", ", unmet)}} if {
-	content.labeling.used == true
+	# Anything but the boolean false (a "true" string, 1) leaves the duties due.
+	is_object(content)
+	not content.labeling.used == false
 	unmet := sort({duty | some duty in settings.labeling_duties; not content.labeling[duty] == true})
 	count(unmet) > 0
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "data_manifest.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.data_manifest
 }
 
 result := lib.gate_result(applies, violations)

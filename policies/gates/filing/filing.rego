@@ -26,6 +26,9 @@ applies if {
 	lib.public_opinion_requires(lib.config.filing.only_public_opinion)
 }
 
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if data.mlgate.wellformed.malformed_text.filing
+
 # METADATA
 # title: Filing status missing
 # description: The compliance.filing.status tag is absent.
@@ -48,7 +51,7 @@ violations contains {"code": "filing.status_missing", "params": {}} if {
 #   solution: Set compliance.filing.status to completed, pending or none.
 #   severity: critical
 violations contains {"code": "filing.status_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.filing.status"
 }
 
@@ -88,13 +91,33 @@ violations contains {"code": "filing.id_missing", "params": {}} if {
 #   solution: Set compliance.public_opinion to true or false.
 #   severity: high
 violations contains {"code": "filing.public_opinion_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.public_opinion"
 }
 
 filing_id_present if {
 	is_string(input.facts.filing.id)
 	trim_space(input.facts.filing.id) != ""
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "filing.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.filing
 }
 
 result := lib.gate_result(applies, violations)

@@ -26,13 +26,22 @@ default applies := false
 
 applies if lib.gates_apply
 
+# Ill-formed input or settings: the gate applies, whatever scope says, and fails.
+applies if data.mlgate.wellformed.malformed_text.labeling
+
 labeling := input.facts.labeling
 
 # Modalities to label: those declared, or every configured one when the
 # declaration is missing or invalid (fail closed).
 modalities := input.facts.modalities if {
-	input.facts.modalities != null
+	is_array(input.facts.modalities)
 } else := object.keys(lib.config.labeling.required)
+
+# The labels per modality; an ill-formed setting (input_invalid) reads as
+# "both labels for every modality".
+required := lib.config.labeling.required if {
+	is_object(lib.config.labeling.required)
+} else := {}
 
 # For each label, the modalities that need it, as a comma-separated string
 # ("" when none does). A modality the policy data does not list needs both.
@@ -40,7 +49,8 @@ needing[label] := concat(",", sort(needs_label)) if {
 	some label in ["explicit", "implicit"]
 	needs_label := {m |
 		some m in modalities
-		label in object.get(lib.config.labeling.required, m, ["explicit", "implicit"])
+		is_string(m) # anything else is labeling.input_invalid, never an engine error
+		label in object.get(required, m, ["explicit", "implicit"])
 	}
 }
 
@@ -66,7 +76,7 @@ violations contains {"code": "labeling.modalities_missing", "params": {}} if {
 #   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
 #   severity: high
 violations contains {"code": "labeling.modalities_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.modalities"
 }
 
@@ -93,7 +103,7 @@ violations contains {"code": "labeling.explicit_missing", "params": {"modalities
 #   solution: Set compliance.labeling.explicit to true or false.
 #   severity: high
 violations contains {"code": "labeling.explicit_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.labeling.explicit"
 }
 
@@ -133,7 +143,7 @@ violations contains {"code": "labeling.implicit_missing", "params": {"modalities
 #   solution: Set compliance.labeling.implicit to true or false.
 #   severity: high
 violations contains {"code": "labeling.implicit_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.labeling.implicit"
 }
 
@@ -148,6 +158,26 @@ violations contains {"code": "labeling.implicit_invalid", "params": {"value": er
 violations contains {"code": "labeling.implicit_disabled", "params": {"modalities": needing.implicit}} if {
 	labeling.implicit == false
 	needing.implicit != ""
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "labeling.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.labeling
 }
 
 result := lib.gate_result(applies, violations)

@@ -44,7 +44,7 @@ violations contains {"code": "scope.audience_missing", "params": {}} if {
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
 violations contains {"code": "scope.audience_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.audience"
 }
 
@@ -70,9 +70,29 @@ violations contains {"code": "scope.regions_missing", "params": {}} if {
 #   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG.
 #   severity: critical
 violations contains {"code": "scope.regions_invalid", "params": {"value": err.value}} if {
-	some err in input.facts.errors
+	some err in data.mlgate.lib.fact_errors
 	err.tag == "compliance.regions"
 }
 
 # The scope gate always applies: it is what decides whether the others do.
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads, or its section of the policy data, is ill-typed,
+#   empty or contradicts another field (see policies/lib/wellformed.rego):
+#   not what mlgate builds. The gate cannot decide on it, so it fails; no
+#   waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "scope.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.scope
+}
+
 result := lib.gate_result(true, violations)
