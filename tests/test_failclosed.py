@@ -139,12 +139,12 @@ def test_policy_push_uploads_the_complete_validated_config(tmp_path: Path) -> No
     import requests
 
     from mlgate.engine.opa import push_policies
-    from opa_double import OpaDouble
+    from opa_testserver import OpaTestServer
 
     root = policy_copy(tmp_path)
     without_section(root, "scope")
     policy_set = load_policy_dir(root)
-    with OpaDouble() as double:
+    with OpaTestServer() as double:
         push_policies(double.url, policy_set)
         pushed = requests.get(f"{double.url}/v1/data/mlgate/config", timeout=5).json()
     assert pushed["result"] == PolicyConfig().model_dump(mode="json")
@@ -318,13 +318,13 @@ def test_an_opa_server_holding_partial_policy_data_blocks(section: str) -> None:
     import dataclasses
 
     from mlgate.engine.opa import OpaEngine
-    from opa_double import OpaDouble
+    from opa_testserver import OpaTestServer
 
     policy_set = load_policy_dir(POLICIES)
     data = json.loads(json.dumps(policy_set.data))
     del data["mlgate"]["config"][section]
     partial = dataclasses.replace(policy_set, data=data)
-    with OpaDouble(partial) as double:
+    with OpaTestServer(partial) as double:
         engine = OpaEngine(double.url)
         decision = evaluate(load_gate_input(ALLOWED), engine, policy_set)
     gate = next(g for g in decision.gates if g.id == section)

@@ -50,6 +50,7 @@ PINNED: dict[str, Any] = {
     ],
     "waivers.max_validity_days": 90,
     "waivers.warn_within_days": 14,
+    "prompts.gated": False,
 }
 
 

@@ -197,14 +197,18 @@ fact_errors_wellformed if {
 	not fact_error_malformed
 }
 
+# OPA does not evaluate `not f(x.absent)` as "f does not hold": a call whose
+# argument is undefined makes the whole `not` expression undefined, so the rule
+# would never fire there (regorus fires it). Every negated check below is on a
+# rule or on a function of a defined value, whose body reads the field.
 fact_error_malformed if {
 	some fact_error in facts.errors
-	not is_string(fact_error.tag)
+	not fact_error_wellformed(fact_error)
 }
 
-fact_error_malformed if {
-	some fact_error in facts.errors
-	not is_string(fact_error.value)
+fact_error_wellformed(fact_error) if {
+	is_string(fact_error.tag)
+	is_string(fact_error.value)
 }
 
 malformed contains [gate, field] if {
@@ -233,23 +237,29 @@ regions_wellformed if {
 }
 
 malformed contains [gate, "facts.public_opinion"] if {
-	not nullable_boolean(facts.public_opinion)
+	not public_opinion_wellformed
 	some gate in {"filing", "assessment"}
 }
 
-malformed contains ["filing", "facts.filing.status"] if {
-	not facts.filing.status in {null, "completed", "pending", "none"}
+public_opinion_wellformed if nullable_boolean(facts.public_opinion)
+
+malformed contains ["filing", "facts.filing.status"] if not filing_status_wellformed
+
+filing_status_wellformed if facts.filing.status in {null, "completed", "pending", "none"}
+
+malformed contains ["filing", "facts.filing.id"] if not filing_id_wellformed
+
+filing_id_wellformed if nullable_string(facts.filing.id)
+
+malformed contains ["assessment", "facts.assessment.status"] if not assessment_status_wellformed
+
+assessment_status_wellformed if {
+	facts.assessment.status in {null, "passed", "failed", "pending", "none"}
 }
 
-malformed contains ["filing", "facts.filing.id"] if not nullable_string(facts.filing.id)
+malformed contains ["assessment", "facts.assessment.report"] if not assessment_report_wellformed
 
-malformed contains ["assessment", "facts.assessment.status"] if {
-	not facts.assessment.status in {null, "passed", "failed", "pending", "none"}
-}
-
-malformed contains ["assessment", "facts.assessment.report"] if {
-	not nullable_string(facts.assessment.report)
-}
+assessment_report_wellformed if nullable_string(facts.assessment.report)
 
 # date and date_ns are both null, or the same day: date_ns is 00:00 UTC of it.
 malformed contains ["assessment", "facts.assessment.date"] if not assessment_date_wellformed
@@ -279,9 +289,11 @@ modalities_wellformed if {
 
 malformed contains ["labeling", field] if {
 	some label in ["explicit", "implicit"]
-	not nullable_boolean(facts.labeling[label])
+	not label_wellformed(label)
 	field := concat(".", ["facts.labeling", label])
 }
+
+label_wellformed(label) if nullable_boolean(facts.labeling[label])
 
 # ------------------------------------------------------------------- manifest
 
@@ -289,15 +301,20 @@ malformed contains ["data_manifest", concat(".", ["manifest", field])] if {
 	some field in manifest_malformed
 }
 
-manifest_malformed contains "attached" if not is_boolean(input.manifest.attached)
+manifest_malformed contains field if {
+	some field in ["attached", "parse_error", "schema_errors", "digest_tagged", "digest_computed"]
+	not manifest_field_wellformed(field)
+}
 
-manifest_malformed contains "parse_error" if not nullable_string(input.manifest.parse_error)
+manifest_field_wellformed("attached") if is_boolean(input.manifest.attached)
 
-manifest_malformed contains "schema_errors" if not strings(input.manifest.schema_errors)
+manifest_field_wellformed("parse_error") if nullable_string(input.manifest.parse_error)
 
-manifest_malformed contains "digest_tagged" if not nullable_digest(input.manifest.digest_tagged)
+manifest_field_wellformed("schema_errors") if strings(input.manifest.schema_errors)
 
-manifest_malformed contains "digest_computed" if not nullable_digest(input.manifest.digest_computed)
+manifest_field_wellformed("digest_tagged") if nullable_digest(input.manifest.digest_tagged)
+
+manifest_field_wellformed("digest_computed") if nullable_digest(input.manifest.digest_computed)
 
 # An attached artifact has bytes, so a digest of them.
 manifest_malformed contains "digest_computed" if {
@@ -309,8 +326,10 @@ manifest_malformed contains "digest_computed" if {
 manifest_malformed contains "content" if {
 	input.manifest.attached == true
 	input.manifest.parse_error == null
-	not is_object(input.manifest.content)
+	not manifest_has_content
 }
+
+manifest_has_content if is_object(input.manifest.content)
 
 # Content reported schema-valid must have the schema's shape where a duty
 # could read a wrong type as "nothing to check" (a string of datasets counts
@@ -337,16 +356,19 @@ manifest_content_shaped(content) if {
 # Python validates data.json and hands the engines the complete configuration;
 # an OPA server can still hold partial or foreign data. A gate whose settings
 # are absent or ill-typed fails rather than reading "absent" as "not required".
-malformed contains ["scope", "data.mlgate.config.scope"] if {
-	not strings(config.scope.public_audiences)
-}
+malformed contains ["scope", "data.mlgate.config.scope"] if not scope_config_wellformed
 
-malformed contains ["scope", "data.mlgate.config.scope"] if not strings(config.scope.regions)
+scope_config_wellformed if {
+	strings(config.scope.public_audiences)
+	strings(config.scope.regions)
+}
 
 malformed contains [gate, concat(".", ["data.mlgate.config", gate])] if {
 	some gate in {"filing", "assessment"}
-	not is_boolean(config[gate].only_public_opinion)
+	not public_opinion_switch_wellformed(gate)
 }
+
+public_opinion_switch_wellformed(gate) if is_boolean(config[gate].only_public_opinion)
 
 malformed contains ["assessment", "data.mlgate.config.assessment"] if {
 	not assessment_max_age_wellformed

@@ -243,7 +243,7 @@ test_waiver_with_several_codes_covers_each if {
 # A version whose assessment is not passed and carries a future date reports
 # not_passed only, so a waiver for assessment.not_passed alone allows it.
 test_not_passed_waiver_covers_a_future_dated_assessment if {
-	doc := testdata.with_facts({"assessment": {"status": "pending", "date": "2027-03-01", "date_ns": testdata.now_ns + (90 * testdata.ns_per_day)}})
+	doc := testdata.with_facts({"assessment": {"status": "pending", "date": testdata.day_string(testdata.today_ns + (90 * testdata.ns_per_day)), "date_ns": testdata.today_ns + (90 * testdata.ns_per_day)}})
 	d := decision(object.union(doc, {"waivers": [testdata.waiver("W-1", ["assessment.not_passed"])]}))
 	d.allowed == true
 	statuses(d) == object.union(all_pass, {"assessment": "waived"})

@@ -34,7 +34,11 @@ applies if data.mlgate.wellformed.malformed_text.assessment
 assessment := input.facts.assessment
 
 # Date and report are asked for unless the status already says it did not pass.
-expects_evidence if not assessment.status in {"failed", "pending", "none"}
+# A rule, not `not assessment.status in {...}`: OPA evaluates a negated call on an
+# absent field as undefined (regorus as true), and an absent status expects evidence.
+expects_evidence if not evidence_withheld
+
+evidence_withheld if assessment.status in {"failed", "pending", "none"}
 
 # Dates are compared only when date, now and settings are well-formed; anything
 # else fails with input_invalid, and never with an arithmetic error.

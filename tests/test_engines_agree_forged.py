@@ -1,0 +1,151 @@
+"""Forged documents, as a client of an OPA server could send them: both engines block alike.
+
+tests/test_engines_agree.py compares the engines on valid gate inputs only. The policies
+must also fail closed on documents mlgate's Python never builds (issue 9, A.2 and A.5),
+and they must do so on OPA as on regorus: OPA evaluates ``not f(x.absent)`` as undefined
+(the call's argument is undefined) where regorus says true, so a negated check on an
+absent field fired on regorus alone and OPA allowed. Here every key of a compliant input
+is deleted, or given a value of another type, one at a time, and every policy-data
+section is deleted: no engine may allow, and both must give the same decision.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+
+from fixtures_opa import require_opa_golib
+from helpers import EXAMPLES, POLICIES
+from mlgate.engine.embedded import EmbeddedEngine
+from mlgate.errors import EngineError
+from mlgate.policy import PolicySet, load_policy_dir
+
+WRONG_TYPES: list[Any] = ["yes", 1, [], {}, None]
+
+
+@cache
+def shipped() -> PolicySet:
+    return load_policy_dir(POLICIES)
+
+
+def allowed_input() -> dict[str, Any]:
+    return json.loads((EXAMPLES / "gate_input_allowed.json").read_text(encoding="utf-8"))
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+
+
+# Fields whose deletion or retyping changes no duty: free text mlgate only reports, and
+# the raw tags and evidence listing that facts were parsed from.
+IGNORED = {
+    "model", "version", "tags", "aliases", "waivers", "input_version", "request",
+    "manifest.content.labeling.rules_uri",
+    # Optional in the manifest schema, or (labeling.used) anything but false keeps the
+    # duties due, and the base document meets them all.
+    "manifest.content.foundation_models", "manifest.content.labeling.used",
+}
+
+
+def _ignored(path: tuple[Any, ...]) -> bool:
+    dotted = ".".join(str(p) for p in path)
+    return any(dotted == i or dotted.startswith(i + ".") for i in IGNORED) or (
+        path[:2] == ("manifest", "content") and path[-1] in {"name", "source", "license", "uri"}
+    )
+
+
+def forged_documents() -> Iterator[tuple[str, dict[str, Any]]]:
+    base = allowed_input()
+    for path in _paths(base):
+        if _ignored(path):
+            continue
+        parent = base
+        for part in path[:-1]:
+            parent = parent[part]
+        original = parent[path[-1]]
+        deleted = copy.deepcopy(base)
+        holder = deleted
+        for part in path[:-1]:
+            holder = holder[part]
+        del holder[path[-1]]
+        yield f"del {'.'.join(map(str, path))}", deleted
+        for wrong in WRONG_TYPES:
+            if type(wrong) is type(original) or (wrong is None and original is None):
+                continue
+            retyped = copy.deepcopy(base)
+            holder = retyped
+            for part in path[:-1]:
+                holder = holder[part]
+            holder[path[-1]] = wrong
+            yield f"{'.'.join(map(str, path))}={json.dumps(wrong)}", retyped
+
+
+def _decide(engine: Any, document: dict[str, Any]) -> str:
+    try:
+        return json.dumps(engine.evaluate(document), sort_keys=True)
+    except EngineError:
+        return "engine error"
+
+
+def _allows(decision: str) -> bool:
+    return decision != "engine error" and json.loads(decision).get("allowed") is True
+
+
+def test_the_unforged_input_is_allowed_by_both_engines() -> None:
+    # The control: the base document is allowed, so a block below is the forgery's doing.
+    require_opa_golib()
+    from mlgate.engine.golib import GolibEngine
+
+    opa = GolibEngine(shipped())
+    try:
+        for engine in (EmbeddedEngine(shipped()), opa):
+            assert _allows(_decide(engine, allowed_input()))
+    finally:
+        opa.close()
+
+
+def test_forged_inputs_block_alike_on_both_engines() -> None:
+    require_opa_golib()
+    from mlgate.engine.golib import GolibEngine
+
+    regorus, opa = EmbeddedEngine(shipped()), GolibEngine(shipped())
+    problems: list[str] = []
+    try:
+        for label, document in forged_documents():
+            by_regorus, by_opa = _decide(regorus, document), _decide(opa, document)
+            if _allows(by_regorus) or _allows(by_opa):
+                problems.append(f"{label}: allowed (regorus {_allows(by_regorus)}, opa "
+                                f"{_allows(by_opa)})")
+            elif by_regorus != by_opa:
+                problems.append(f"{label}: engines differ\n  regorus {by_regorus}\n  opa {by_opa}")
+    finally:
+        opa.close()
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize(
+    "section", ["scope", "filing", "assessment", "labeling", "data_manifest"]
+)
+def test_missing_policy_data_section_blocks_alike(section: str) -> None:
+    require_opa_golib()
+    from mlgate.engine.golib import GolibEngine
+
+    data = copy.deepcopy(shipped().data)
+    del data["mlgate"]["config"][section]
+    partial = dataclasses.replace(shipped(), data=data)
+    regorus, opa = EmbeddedEngine(partial), GolibEngine(partial)
+    try:
+        by_regorus, by_opa = _decide(regorus, allowed_input()), _decide(opa, allowed_input())
+    finally:
+        opa.close()
+    assert not _allows(by_regorus) and not _allows(by_opa)
+    assert by_regorus == by_opa
