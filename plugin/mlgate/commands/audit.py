@@ -122,11 +122,20 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
     """The decision log to explain against, or None and why there is none.
 
     A log named with ``--decision-log`` (or ``MLGATE_DECISION_LOG``) must exist: a sqlite
-    file that is not there is exit 2. The default location may be absent (nobody has
-    promoted through mlgate from here): audit still re-evaluates, and says so. A
-    missing sqlite file is never created: audit is a read.
+    file that is not there is exit 2. Against a tracking server (http, https) the record
+    is the server's; a server that serves none is said so, with where its record is. The
+    default local location may be absent (nobody has promoted through mlgate from here):
+    audit still re-evaluates, and says so. A missing sqlite file is never created: audit
+    is a read.
     """
     from ..decisionlog import DecisionLog, default_log_url, mask_url
+    from ..serverrecord import NoServerRecord, is_server_uri, server_record
+
+    if not explicit and is_server_uri(registry.tracking_uri):
+        try:
+            return server_record(registry.tracking_uri), ""  # type: ignore[return-value]
+        except NoServerRecord as exc:
+            return None, str(exc)
 
     url = explicit or default_log_url(registry.tracking_uri)
     path = _sqlite_file(url)
