@@ -83,7 +83,7 @@ def test_promote_log_audit_and_page_share_the_servers_record(
     log = mlgate("log", "--blocked", "--model", name, *where)
     assert log.exit_code == 0, log.stderr
     assert f"BLOCKED  {name} v{bad.version} -> production" in log.stdout
-    assert f"source server" in log.stdout and entries[0].decision_id in log.stdout
+    assert "source server" in log.stdout and entries[0].decision_id in log.stdout
 
     page = api(server, f"/mlgate/api/decisions?model={name}")
     assert [d["decision_id"] for d in page["decisions"]] == [e.decision_id for e in entries]

@@ -294,13 +294,15 @@ def manifest_attach(
     ],
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    policies: PoliciesOpt = None,
 ) -> None:
     """Validate FILE, log it as the version's manifest artifact and tag its digest.
 
     FILE becomes the version's compliance/data_manifest.json (for MLflow 3 logged models
     and run-based versions alike) and its sha256 the tag compliance.data_manifest.sha256,
-    set only after the artifact reads back intact. An invalid file is refused (exit 2)
-    before anything is written.
+    set only after the artifact reads back intact. An invalid file, or a version holding
+    a protected alias or stage (its evidence is frozen), is refused (exit 2) before
+    anything is written.
 
     Example:
 
@@ -312,12 +314,14 @@ def manifest_attach(
         load_manifest_file,
         parse_version_ref,
     )
+    from ..policy import load_policy_dir
 
     ref = parse_version_ref(model, version)
     load_manifest_file(file)  # refuse a bad file before touching the registry
+    config = load_policy_dir(policies).config  # its protected aliases and stages
     configure_cli_environment()
     registry = Registry(tracking_uri, registry_uri)
-    evidence, digest = registry.attach_manifest(ref, file)
+    evidence, digest = registry.attach_manifest(ref, file, config)
     typer.echo(
         f"attached {file} to model {evidence.model} version {evidence.version} "
         f"(sha256 {digest})"
