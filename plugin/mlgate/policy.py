@@ -198,7 +198,8 @@ def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
 
 def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
     """Read a policy directory: ``*.rego`` modules (tests apart), ``data.json`` and
-    ``waivers.json``; its revision is the git commit of the directory."""
+    ``waivers.json``; its revision is the git commit of the directory, else a digest of
+    their content (:mod:`mlgate.revision`)."""
     root = Path(directory) if directory else bundled_dir("policies")
     if not root.is_dir():
         raise PolicyError(f"{root}: policy directory not found")
@@ -213,7 +214,7 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
             raise PolicyError(f"{path}: cannot read: {exc}") from exc
     from .revision import policy_revision
 
-    return policy_set_from_files(str(root), files, policy_revision(root))
+    return policy_set_from_files(str(root), files, policy_revision(root, files))
 
 
 def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> PolicySet:
