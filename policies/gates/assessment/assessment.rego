@@ -30,9 +30,6 @@ applies if {
 
 assessment := input.facts.assessment
 
-# Date and report are asked for unless the status already says it did not pass.
-expects_evidence if not assessment.status in {"failed", "pending", "none"}
-
 # METADATA
 # title: Assessment status missing
 # description: The compliance.assessment.status tag is absent.
@@ -82,7 +79,6 @@ violations contains {"code": "assessment.not_passed", "params": {"status": statu
 #   solution: Set compliance.assessment.date to the date the assessment was passed (YYYY-MM-DD).
 #   severity: high
 violations contains {"code": "assessment.date_missing", "params": {}} if {
-	expects_evidence
 	assessment.date_ns == null
 	not lib.tag_invalid("compliance.assessment.date")
 }
@@ -109,7 +105,6 @@ violations contains {"code": "assessment.date_invalid", "params": {"value": err.
 #   solution: Correct compliance.assessment.date to the date the assessment was actually passed.
 #   severity: high
 violations contains {"code": "assessment.date_in_future", "params": {"date": assessment.date}} if {
-	expects_evidence
 	assessment.date_ns != null
 	assessment.date_ns > input.now_ns
 }
@@ -123,7 +118,6 @@ violations contains {"code": "assessment.date_in_future", "params": {"date": ass
 #   solution: Renew the security assessment and update compliance.assessment.date and compliance.assessment.report.
 #   severity: high
 violations contains {"code": "assessment.expired", "params": params} if {
-	expects_evidence
 	assessment.date_ns != null
 
 	# Integer comparison: a float division can round the last nanosecond of day
@@ -142,7 +136,6 @@ violations contains {"code": "assessment.expired", "params": params} if {
 #   solution: Set compliance.assessment.report to the URI or artifact path of the assessment report.
 #   severity: high
 violations contains {"code": "assessment.report_missing", "params": {}} if {
-	expects_evidence
 	not report_present
 }
 
