@@ -166,7 +166,8 @@ def test_blocked_promotion_and_reason_render_inert(
 
 @pytest.mark.parametrize("outcome", ["blocked", "allowed"])
 def test_outcome_filter(server: GatedServer, scene: dict[str, str], outcome: str) -> None:
-    status, content_type, html = get(f"{server.url}/mlgate/?view=history&outcome={outcome}&limit=500")
+    query = urlencode({"view": "history", "outcome": outcome, "limit": 500})
+    status, content_type, html = get(f"{server.url}/mlgate/?{query}")
     dom = Dom(html)
 
     assert status == 200 and content_type.startswith("text/html")
