@@ -167,26 +167,27 @@ def _state_lines(state: dict[str, Any]) -> list[str]:
     now = "BLOCKED NOW" if state["state"] == "blocked" else "ALLOWED NOW"
     attempts = state["attempts"]
     held = state.get("last_allowed_version")
+    # Names and codes are user input: each on one line, so a newline cannot fake a row.
+    model, target = single_line(state["model"]), single_line(state["target"])
     lines = [
-        single_line(
-            f"{now}  {state['model']} -> {state['target']}  ({attempts} attempt"
-            f"{'' if attempts == 1 else 's'}; latest v{latest.version} at "
-            f"{_when(latest.created_at)} by {latest.actor}"
-            + (f"; last allowed v{held}" if held is not None else "") + ")"
-        )
+        f"{now}  {model} -> {target}  ({attempts} attempt{'' if attempts == 1 else 's'}; "
+        f"latest v{single_line(latest.version)} at {_when(latest.created_at)} by "
+        f"{single_line(latest.actor)}"
+        + (f"; last allowed v{single_line(str(held))}" if held is not None else "") + ")"
     ]
     lines.extend(_entry_lines(latest)[2:])  # decision id, then the failing gates and fixes
     lines.append("  history:")
     for group in state["groups"]:
-        codes = f" [{', '.join(group['failing_codes'])}]" if group["failing_codes"] else ""
+        codes = single_line(", ".join(group["failing_codes"]))
         span = group["last_at"] if group["count"] == 1 else (
             f"{group['first_at']} .. {group['last_at']}")
-        line = f"    {group['count']} x {group['outcome']} v{group['version']}{codes}  {span}"
+        line = (f"    {group['count']} x {group['outcome']} v{single_line(group['version'])}"
+                f"{f' [{codes}]' if codes else ''}  {span}")
         later = group.get("superseded_by")
         if later:
-            line += (f"  superseded by allowed v{later['version']} "
+            line += (f"  superseded by allowed v{single_line(later['version'])} "
                      f"(decision {later['decision_id']}) at {later['at']}")
-        lines.append(single_line(line))
+        lines.append(line)
     return lines
 
 
