@@ -290,6 +290,7 @@ def test_a_blocked_version_fails_the_step_with_annotations_and_a_summary(
     assert run.outputs == {"decision": "blocked"}
     errors = [line for line in run.stdout.splitlines() if line.startswith("::error ")]
     assert [line.split("::")[1] for line in errors] == [
+        "error title=Algorithm filing completed (filing.id_missing)",
         "error title=Algorithm filing completed (filing.not_completed)",
         "error title=Generated-content labeling enabled (labeling.implicit_disabled)",
     ]
@@ -381,7 +382,7 @@ def test_the_sarif_step_writes_a_report_for_a_blocked_version(
     assert run.returncode == 0, run.stdout + run.stderr  # blocked is expected here
     sarif = json.loads((workspace / "mlgate.sarif").read_text(encoding="utf-8"))
     codes = {r["ruleId"] for r in sarif["runs"][0]["results"]}
-    assert codes == {"filing.not_completed", "labeling.implicit_disabled"}
+    assert codes == {"filing.id_missing", "filing.not_completed", "labeling.implicit_disabled"}
     error = run_step(
         "SARIF report (report only)", workspace,
         {"model": "nope", "version": "1", "tracking-uri": registry.tracking_uri},
