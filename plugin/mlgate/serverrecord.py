@@ -63,8 +63,17 @@ class ServerRecord:
                 get_default_host_creds(self.tracking_uri), route, "GET", params=params
             )
         except Exception as exc:  # noqa: BLE001 - any transport failure is exit 2
+            text = one_line(str(exc))
+            if "Max retries exceeded" in text or "Failed to establish" in text:
+                import os
+
+                retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
+                raise RegistryError(
+                    f"cannot reach the MLflow registry at {self.tracking_uri_shown} (mlgate "
+                    f"record {route}; connection failed after {retries} retries)"
+                ) from exc
             raise RegistryError(
-                f"cannot reach the mlgate record at {self.masked_url}: {one_line(str(exc))[:300]}"
+                f"mlgate record at {self.masked_url}: {text[:300]}"
             ) from exc
         try:
             body = response.json()
