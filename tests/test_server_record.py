@@ -130,3 +130,46 @@ def test_a_server_without_the_plugin_is_named(
     assert "serves no mlgate decision record" in run.stderr
     assert "MLGATE_DECISION_LOG" in run.stderr
     assert not list(tmp_path.glob("*.db"))
+
+
+def test_concurrent_cli_promotions_each_read_back_their_own_decision(
+    server: GatedServer, as_admin: Path, tmp_path: Path
+) -> None:
+    """Eight ``mlgate promote`` processes at once against 4 workers: one logged decision per
+    request (the CLI adds none), a refused one reports exactly its own decision (the
+    refusal names it), an allowed one a logged allowed decision for its version and alias:
+    identical concurrent requests cannot be told apart from the client (README, Limits)."""
+    import os
+    import subprocess
+    import sys
+
+    reg = server.helper(tmp_path)
+    name = reg.unique("race")
+    bad = reg.create_version(name, BARE_TAGS)
+    good = reg.create_version(name, compliant_tags(), manifest=example_manifest())
+    env = {**os.environ, "MLFLOW_TRACKING_USERNAME": AUTH_ADMIN[0],
+           "MLFLOW_TRACKING_PASSWORD": AUTH_ADMIN[1]}
+    env.pop("MLGATE_DECISION_LOG", None)
+    requests = [(bad.version, "production")] * 4 + [(good.version, "champion")] * 4
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from mlgate.cli import main; main()", "promote", name,
+             version, "--alias", alias, "--tracking-uri", server.url, "--format", "json"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for version, alias in requests
+    ]
+    reports = []
+    for proc, (version, alias) in zip(procs, requests, strict=True):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == (1 if alias == "production" else 0), err
+        decision = json.loads(out)
+        assert (decision["version"], decision["target"]) == (version, alias)
+        reports.append(decision["decision_id"])
+
+    logged = server.decisions(name)
+    assert len(logged) == len(requests)  # one row per request, no second CLI decision
+    refused, allowed = reports[:4], reports[4:]
+    assert sorted(refused) == sorted(e.decision_id for e in logged if not e.allowed)
+    assert set(allowed) <= {e.decision_id for e in logged if e.allowed}
+    assert not list(tmp_path.glob("*.db"))
