@@ -131,6 +131,46 @@ def test_a_server_without_the_plugin_is_named(
     assert "MLGATE_DECISION_LOG" in run.stderr
     assert not list(tmp_path.glob("*.db"))
 
+    # promote decides itself there, and says where this decision is logged instead.
+    reg = _plain_helper(mlflow_server, tmp_path)
+    name = reg.unique("plain")
+    mv = reg.create_version(name, compliant_tags(), manifest=example_manifest())
+    promote = mlgate("promote", name, mv.version, "--alias", "staging",
+                     "--tracking-uri", mlflow_server.url)
+    assert promote.exit_code == 0, promote.stderr
+    assert "serves no mlgate decision record" in promote.stderr
+    assert "this decision is logged to sqlite:///mlgate-decisions.db" in promote.stderr
+
+
+def _plain_helper(server: MlflowServer, tmp_path: Path) -> Any:
+    from fixtures_mlflow import _new_helper
+
+    return _new_helper(server.url, tmp_path, None)
+
+
+def test_each_user_sees_the_decisions_on_models_they_may_read(
+    server: GatedServer, as_admin: Path, tmp_path: Path
+) -> None:
+    from mlflow.server.auth.client import AuthServiceClient
+
+    reg = server.helper(tmp_path)
+    hidden = reg.unique("hidden")
+    mv = reg.create_version(hidden, BARE_TAGS)
+    shown = reg.unique("shown")
+    other = reg.create_version(shown, BARE_TAGS)
+    for model, version in ((hidden, mv.version), (shown, other.version)):
+        with pytest.raises(Exception, match="PERMISSION_DENIED"):
+            reg.client.set_registered_model_alias(model, "production", version)
+    auth = AuthServiceClient(server.url)
+    user = ("bob-" + hidden[-8:], "bob-password-123456")
+    auth.create_user(*user)
+    auth.grant_user_permission(user[0], "registered_model", hidden, "DENY")
+
+    route = f"/mlgate/api/decisions?model={hidden}"
+    assert api(server, route)["count"] == 1  # the admin sees it
+    assert api(server, route, auth=user)["count"] == 0  # bob may not read the model
+    assert api(server, f"/mlgate/api/decisions?model={shown}", auth=user)["count"] == 1
+
 
 def test_concurrent_cli_promotions_each_read_back_their_own_decision(
     server: GatedServer, as_admin: Path, tmp_path: Path
