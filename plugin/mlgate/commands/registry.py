@@ -215,8 +215,10 @@ def promote_command(
     The decision is appended to the decision log and written on the version as the tags
     mlgate.decision, mlgate.decision_id, mlgate.policy_revision and mlgate.checked_at,
     allowed or blocked. If the version's compliance tags or manifest change while it is
-    being evaluated, the alias is not set (exit 2). Exit 0 allowed (alias set), 1 blocked,
-    2 error.
+    being evaluated, the alias is not set (exit 2). Against a tracking server that runs
+    the mlgate store, the server decides, logs and tags (its store gates every alias), and
+    promote reports the decision it reads back from the server's record. Exit 0 allowed
+    (alias set), 1 blocked, 2 error.
 
     Example:
 
