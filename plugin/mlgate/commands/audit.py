@@ -232,8 +232,9 @@ def audit_command(
     manifest artifact that differ), a waiver it relied on expired, the security
     assessment aged past its limit, or the policy changed (the logged gate input is
     blocked under today's policies). A version with no allowed promotion on record says
-    so. Against a tracking server that runs the mlgate store, the record is the server's. Table, markdown and github show the blocked versions and a summary line; json,
-    junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
+    so. Against a tracking server that runs the mlgate store, the record is the
+    server's. Table, markdown and github show the blocked versions and a summary line;
+    json, junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
     every holding is allowed, 1 when any is blocked, 2 on error.
 
     Example:
