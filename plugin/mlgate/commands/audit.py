@@ -65,7 +65,7 @@ WorkersOpt = Annotated[
 TimingsOpt = Annotated[
     bool,
     typer.Option(
-        "--timings",
+        "--timings", metavar="",
         help="Print the time split (registry reads, manifest downloads, evaluation, "
         "decision log) on stderr.",
     ),
@@ -424,7 +424,7 @@ def policy_impact(
         ),
     ] = None,
     fail_on_flip: Annotated[
-        bool, typer.Option("--fail-on-flip", help="Exit 1 when any decision flips.")
+        bool, typer.Option("--fail-on-flip", metavar="", help="Exit 1 when any decision flips.")
     ] = False,
     fmt: Annotated[
         ImpactFormat, typer.Option("--format", "-f", help="Report format.")

@@ -39,7 +39,7 @@ def parse_since(value: str) -> datetime:
 @guarded
 def log_command(
     blocked: Annotated[
-        bool, typer.Option("--blocked", help="Only blocked promotions.")
+        bool, typer.Option("--blocked", metavar="", help="Only blocked promotions.")
     ] = False,
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Only decisions on this registered model.")
@@ -56,7 +56,7 @@ def log_command(
     current: Annotated[
         bool,
         typer.Option(
-            "--current",
+            "--current", metavar="",
             help="The current state per model and target (blocked now or allowed now, the "
             "latest decision, attempts, repeated attempts grouped, superseded blocks "
             "marked), as the server's /mlgate/ page opens.",

@@ -196,7 +196,8 @@ def promote_command(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Evaluate and report only: set no alias, write no tag, log nothing."
+            "--dry-run", metavar="",
+            help="Evaluate and report only: set no alias, write no tag, log nothing.",
         ),
     ] = False,
     tracking_uri: TrackingUriOpt = None,
