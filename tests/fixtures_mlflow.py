@@ -282,6 +282,7 @@ def start_mlflow_server(
     registry_store_uri: str | None = None,
     env: dict[str, str] | None = None,
     app_name: str | None = None,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start a real ``mlflow server`` on 127.0.0.1 in its own process group and wait for
     ``/health``; stop it with :func:`_stop`. The tests' and benchmarks' one launcher."""
@@ -303,7 +304,7 @@ def start_mlflow_server(
         sys.executable, "-m", "mlflow", "server",
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--workers", "1",
+        "--workers", str(workers),
         "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
         "--artifacts-destination", str(root / "artifacts"),
     ]  # fmt: skip

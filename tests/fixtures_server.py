@@ -158,6 +158,9 @@ VARIANTS: dict[str, dict[str, str]] = {
     "basic-auth": {},
     # A policy copy: prompts gated, and LEGACY_WAIVER.
     "custom-policies": {},
+    # basic-auth with the page inside it (--app-name mlgate-basic-auth), MLflow's default
+    # 4 workers: the CLI reads the server's record through it.
+    "page-basic-auth": {},
 }
 LEGACY_WAIVER_MODELS = "legacy-*"
 
@@ -189,6 +192,39 @@ def custom_policies(root: Path) -> Path:
     (target / "data.json").write_text(json.dumps(data, indent=2))
     (target / "waivers.json").write_text(json.dumps({"waivers": [legacy_waiver()]}))
     return target
+
+
+APP_NAMES = {"basic-auth": "basic-auth", "page-basic-auth": "mlgate-basic-auth"}
+WORKERS = {"page-basic-auth": 4}
+
+
+def entry_point_shim(root: Path) -> dict[str, str]:
+    """``PYTHONPATH`` for a server that must see this checkout's ``mlflow.app`` entry points.
+
+    The shared development venv holds mlgate's metadata from when it was installed; an
+    entry point added since (``mlgate-basic-auth``) is not in it. A minimal dist-info
+    naming this checkout's apps puts it there for the server process only. Installed from
+    this checkout (``.ci/run``), nothing is needed and nothing is added.
+    """
+    from importlib.metadata import entry_points
+
+    names = {e.name for e in entry_points(group="mlflow.app")}
+    if "mlgate-basic-auth" in names:
+        return {}
+    shim = root / "entry-point-shim"
+    info = shim / "mlgate_checkout_apps-0.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mlgate-checkout-apps\nVersion: 0.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[mlflow.app]\nmlgate-basic-auth = mlgate.registry.app:create_auth_app\n",
+        encoding="utf-8",
+    )
+    path = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": os.pathsep.join(p for p in (path, str(shim)) if p)}
+
+
 AUTH_ADMIN = ("admin", "mlgate-test-admin-password-1")
 
 
@@ -247,16 +283,17 @@ class ServerPool:
             finally:
                 if saved is not None:
                     os.environ["MLGATE_DECISION_LOG"] = saved
-        app_name = "mlgate"
-        if variant == "basic-auth":
+        app_name = APP_NAMES.get(variant, "mlgate")
+        if variant in APP_NAMES:
             env.update(_basic_auth_env(root))
-            app_name = "basic-auth"
+        env.update(entry_point_shim(root))
         proc, url = start_mlflow_server(
             root,
             backend_store_uri=store_uri,
             registry_store_uri=registry_uri,
             env=env,
             app_name=app_name,
+            workers=WORKERS.get(variant, 1),
         )
         self._cleanup.append(lambda: _stop(proc))
         server = GatedServer(

@@ -70,7 +70,7 @@ def test_check_allowed(registry: RegistryHelper, source: SourceKind) -> None:
     allowed_version(registry, source=source)
     run = mlgate("check", "chat", "1", *registry.args)
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.startswith("chat v1 -> production: ALLOWED (enforcement deny)\n")
+    assert run.stdout.startswith("chat v1 -> production: ALLOWED: every gate passed\n")
 
 
 def test_check_blocked_names_the_failing_codes(registry: RegistryHelper) -> None:

@@ -28,7 +28,7 @@ from mlgate.decisionlog import (
 from mlgate.jsondoc import canonical
 from mlgate.models import Decision, GateInput
 
-BACKENDS = ["sqlite", "postgres", "mysql"]
+BACKENDS = ["sqlite", "postgresql", "mysql"]  # as fixtures_server.BACKENDS
 
 
 # --------------------------------------------------------------------------- helpers
@@ -68,10 +68,12 @@ def log_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A database URL with no decision log table in it yet."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'decisions.db'}"
-    elif request.param == "postgres":
+    elif request.param == "postgresql":
         yield from _fresh_postgres(request.getfixturevalue("postgres_url"))
-    else:
+    elif request.param == "mysql":
         yield from _fresh_mysql(request.getfixturevalue("mysql_url"))
+    else:  # a new backend name must get its own branch, not fall into another's
+        raise AssertionError(f"no database for backend {request.param!r}")
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_demo_shows_allowed_blocked_and_out_of_scope(tmp_path: Path) -> None:
     assert "-> allowed: alias production now points at demo-chatbot v1" in out
     assert (
         "-> blocked: alias production not set "
-        "(filing.not_completed, labeling.implicit_disabled)" in out
+        "(filing.id_missing, filing.not_completed, labeling.implicit_disabled)" in out
     )
     assert "-> allowed, out of scope: alias production now points at demo-research-model v1" in out
     # The blocked promotion, as the decision log shows it.
@@ -78,3 +78,16 @@ def test_demo_on_a_kept_registry(tmp_path: Path) -> None:
             ("demo-image-generator", False),
             ("demo-research-model", True),
         ]
+
+
+def test_demo_keeps_artifacts_beside_the_database(tmp_path: Path) -> None:
+    """``--tracking-uri sqlite:///<elsewhere>/x.db`` from another directory: the artifacts
+    go beside x.db, not into the current directory (MLflow's default ./mlruns)."""
+    cwd, elsewhere = tmp_path / "cwd", tmp_path / "elsewhere"
+    cwd.mkdir()
+    elsewhere.mkdir()
+    result = run_demo(cwd, "--tracking-uri", f"sqlite:///{elsewhere / 'x.db'}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(cwd.iterdir()) == []
+    assert (elsewhere / "x-artifacts").is_dir()
+    assert any((elsewhere / "x-artifacts").rglob("MLmodel"))

@@ -306,6 +306,7 @@ def test_a_blocked_version_fails_the_step_with_annotations_and_a_summary(
     assert run.outputs == {"decision": "blocked"}
     errors = [line for line in run.stdout.splitlines() if line.startswith("::error ")]
     assert [line.split("::")[1] for line in errors] == [
+        "error title=Algorithm filing completed (filing.id_missing)",
         "error title=Algorithm filing completed (filing.not_completed)",
         "error title=Generated-content labeling enabled (labeling.implicit_disabled)",
     ]
@@ -397,7 +398,9 @@ def test_the_sarif_step_writes_a_report_for_a_blocked_version(
     sarif = json.loads((workspace / "mlgate.sarif").read_text(encoding="utf-8"))
     assert sarif_schema_errors(sarif) == [] and github_problems(sarif) == []
     results = sarif["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"filing.not_completed", "labeling.implicit_disabled"}
+    assert {r["ruleId"] for r in results} == {
+        "filing.id_missing", "filing.not_completed", "labeling.implicit_disabled"
+    }
     assert {json.dumps(r["locations"][0]["physicalLocation"]) for r in results} == {
         json.dumps({"artifactLocation": {"uri": ".github/workflows/release.yml"},
                     "region": {"startLine": 1}})

@@ -529,14 +529,29 @@ def test_github_command_per_violation_by_enforcement_and_waiver() -> None:
     )
 
 
+def test_the_verdict_says_why_it_is_allowed() -> None:
+    passing = blocked().model_copy(update={"allowed": True, "gates": [
+        g.model_copy(update={"status": "pass", "violations": []}) for g in blocked().gates
+    ]})
+    assert table.render([passing], color=False).startswith(
+        "image-generator v3 -> production: ALLOWED: every gate passed\n"
+    )
+    assert github.render([passing]).endswith("production: ALLOWED: every gate passed\n")
+    assert markdown.render([passing]).startswith(
+        "### mlgate: image-generator v3 -\\> production: ALLOWED: every gate passed\n"
+    )
+
+
 def test_github_single_decision_ends_with_one_summary_line() -> None:
     lines = github.render([blocked()]).splitlines()
     assert lines[-1] == (
         "mlgate: image-generator v3 -> production: BLOCKED (enforcement deny); "
         "failing: filing, labeling, data_manifest"
     )
+    # Not "ALLOWED (enforcement deny)", which reads as a contradiction.
     assert github.render([out_of_scope()]) == (
-        "mlgate: internal-summarizer v5 -> production: ALLOWED (enforcement deny)\n"
+        "mlgate: internal-summarizer v5 -> production: ALLOWED: every gate passed or does "
+        "not apply\n"
     )
 
 

@@ -140,7 +140,7 @@ def scene(server: GatedServer, tmp_path_factory: pytest.TempPathFactory) -> dict
 def test_blocked_promotion_and_reason_render_inert(
     server: GatedServer, scene: dict[str, str], tmp_path: Path
 ) -> None:
-    url = f"{server.url}/mlgate/?limit=500"  # other tests share the server and its log
+    url = f"{server.url}/mlgate/?view=history&limit=500"  # others share the server's log
     dom = Dom(rendered_dom(url, tmp_path))
     chromium(
         "--screenshot=" + str(tmp_path / "page.png"), "--window-size=1280,900", url,
@@ -166,7 +166,8 @@ def test_blocked_promotion_and_reason_render_inert(
 
 @pytest.mark.parametrize("outcome", ["blocked", "allowed"])
 def test_outcome_filter(server: GatedServer, scene: dict[str, str], outcome: str) -> None:
-    status, content_type, html = get(f"{server.url}/mlgate/?outcome={outcome}&limit=500")
+    query = urlencode({"view": "history", "outcome": outcome, "limit": 500})
+    status, content_type, html = get(f"{server.url}/mlgate/?{query}")
     dom = Dom(html)
 
     assert status == 200 and content_type.startswith("text/html")
@@ -179,7 +180,7 @@ def test_outcome_filter(server: GatedServer, scene: dict[str, str], outcome: str
 
 
 def test_model_filter(server: GatedServer, scene: dict[str, str]) -> None:
-    query = urlencode({"model": scene["hostile"]})
+    query = urlencode({"model": scene["hostile"], "view": "history"})
     _, _, html = get(f"{server.url}/mlgate/?{query}")
     dom = Dom(html)
 
@@ -214,3 +215,88 @@ def test_mlflow_endpoints_still_work(server: GatedServer, scene: dict[str, str])
     assert status == 200 and scene["fine"] in names
     status, content_type, _ = get(f"{server.url}/")
     assert status == 200 and content_type.startswith("text/html")
+
+
+# --------------------------------------------------------------------------- current state
+
+
+class StateDom(HTMLParser):
+    """The current view's sections (one per model and target) and their history items."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.states: list[dict[str, Any]] = []
+        self.history_links: list[str] = []
+        self._item: dict[str, Any] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "section" and "data-state" in attributes:
+            self.states.append({**attributes, "groups": []})
+        if tag == "li" and "data-count" in attributes and self.states:
+            self._item = {**attributes, "text": ""}
+            self.states[-1]["groups"].append(self._item)
+        if tag == "a" and attributes.get("id") == "history-link":
+            self.history_links.append(attributes.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "li":
+            self._item = None
+
+    def handle_data(self, data: str) -> None:
+        if self._item is not None:
+            self._item["text"] += data
+
+
+def test_current_state_after_block_fix_allow(
+    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three refused retries of a pending filing without a number, then the fix and an
+    allowed promotion: the page opens with the model allowed now, 4 attempts, the three
+    blocks grouped and marked superseded; ``mlgate log --current`` says the same."""
+    from helpers import mlgate
+
+    reg: RegistryHelper = server.helper(tmp_path)
+    name = reg.unique("fixed")
+    pending = compliant_tags(**{"filing.status": "pending"})
+    del pending["compliance.filing.id"]
+    mv = reg.create_version(name, pending, manifest=example_manifest())
+    for _ in range(3):
+        with pytest.raises(RestException) as info:
+            reg.client.set_registered_model_alias(name, "production", mv.version)
+        # Every violation at once: both filing codes in one refusal.
+        assert "filing.not_completed" in info.value.message
+        assert "filing.id_missing" in info.value.message
+    reg.client.set_model_version_tag(name, mv.version, "compliance.filing.status", "completed")
+    reg.client.set_model_version_tag(name, mv.version, "compliance.filing.id", "BJ-2026-7")
+    reg.client.set_registered_model_alias(name, "production", mv.version)
+
+    url = f"{server.url}/mlgate/?" + urlencode({"model": name})
+    dom = StateDom(rendered_dom(url, tmp_path))
+
+    [state] = dom.states
+    assert (state["data-state"], state["data-attempts"]) == ("allowed", "4")
+    allowed, blocked = state["groups"]
+    assert (allowed["data-outcome"], allowed["data-count"]) == ("allowed", "1")
+    assert (blocked["data-outcome"], blocked["data-count"]) == ("blocked", "3")
+    assert "data-superseded-by" in blocked and "superseded by" in blocked["text"]
+    assert "filing.id_missing, filing.not_completed" in blocked["text"]
+    assert dom.history_links and "view=history" in dom.history_links[0]
+    history = Dom(get(f"{server.url}{dom.history_links[0].replace('&amp;', '&')}")[2])
+    assert len(history.for_model(name)) == 4  # the full history, one click away
+
+    monkeypatch.delenv("MLGATE_DECISION_LOG", raising=False)
+    run = mlgate("log", "--current", "--model", name, "--tracking-uri", server.url,
+                 "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    [document] = run.json()
+    assert (document["state"], document["attempts"]) == ("allowed", 4)
+    assert [(g["outcome"], g["count"]) for g in document["groups"]] == [
+        ("allowed", 1), ("blocked", 3)
+    ]
+    assert document["groups"][1]["superseded_by"]["version"] == mv.version
+    text = mlgate("log", "--current", "--model", name, "--tracking-uri", server.url).stdout
+    assert f"ALLOWED NOW  {name} -> production  (4 attempts;" in text
+    assert "3 x blocked v1 [filing.id_missing, filing.not_completed]" in text
+    assert "superseded by allowed v1" in text

@@ -324,6 +324,7 @@ class Record:
 
     entry: LogEntry | None
     missing: str  # why there is no entry ("" when there is one)
+    consulted: bool = True  # False: there was no record to look in
 
 
 def explain(
@@ -343,6 +344,12 @@ def explain(
     """
     now_codes = unwaived_codes(decision)
     what = "alias" if holding.kind == "alias" else "stage"
+    if record.entry is None and not record.consulted:
+        # No record to look in: how the alias was set cannot be told from here.
+        return [
+            f"no allowed promotion on record: {record.missing}; how {what} "
+            f"{holding.target!r} was set cannot be told; blocked now by {_listed(now_codes)}"
+        ]
     if record.entry is None:
         return [
             f"no allowed promotion on record: {record.missing}; {what} {holding.target!r} "
@@ -568,7 +575,7 @@ def audit(
 
 def _record(log: DecisionLog | None, holding: Holding, log_missing: str) -> Record:
     if log is None:
-        return Record(None, log_missing or "no decision log")
+        return Record(None, log_missing or "no decision log", consulted=False)
     entry = promotion_on_record(log, holding)
     if entry is not None:
         return Record(entry, "")

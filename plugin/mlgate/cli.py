@@ -96,7 +96,11 @@ def _fail(exc: BaseException, line: str) -> None:
 @app.callback()
 def _root(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks for errors.", envvar="MLGATE_DEBUG")
+        bool,
+        # An empty metavar: typer's help would show a flag as "--debug <bool>".
+        typer.Option(
+            "--debug", help="Show tracebacks for errors.", envvar="MLGATE_DEBUG", metavar=""
+        ),
     ] = False,
 ) -> None:
     _state["debug"] = debug

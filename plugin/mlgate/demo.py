@@ -239,8 +239,21 @@ def run_demo(
             artifact_root: Path | None = Path(tmp) / "artifacts"
             decision_log: str | None = f"sqlite:///{Path(tmp) / 'mlgate-decisions.db'}"
         else:
-            uri, artifact_root, decision_log = tracking_uri, None, None
-        return _run(policy_set, engine, out, uri, artifact_root, decision_log, Path(tmp))
+            uri, artifact_root, decision_log = tracking_uri, kept_artifacts(tracking_uri), None
+        return _run(policy_set, engine, out, uri, artifact_root, decision_log, Path(tmp),
+                    throwaway=tracking_uri is None)
+
+
+def kept_artifacts(tracking_uri: str) -> Path | None:
+    """Beside a sqlite database (``<dir>/<name>-artifacts``), not in the current
+    directory where MLflow would put them; None for any other store (its own default)."""
+    from .evidence import _sqlite_path
+
+    path = _sqlite_path(tracking_uri)
+    if path is None:
+        return None
+    database = Path(path).resolve()
+    return database.parent / f"{database.stem}-artifacts"
 
 
 def _run(
@@ -251,6 +264,8 @@ def _run(
     artifact_root: Path | None,
     decision_log: str | None,
     scratch: Path,
+    *,
+    throwaway: bool,
 ) -> DemoResult:
     from .commands.log import render_table
     from .commands.registry import promote
@@ -260,7 +275,7 @@ def _run(
 
     started, clock = datetime.now(UTC), time.monotonic()
     log_url = decision_log or default_log_url(uri)
-    where = "a throwaway" if artifact_root is not None else "the"
+    where = "a throwaway" if throwaway else "the"
     out(f"mlgate demo: {where} MLflow registry at {display_uri(uri)}\n")
     registry = Registry(uri, create=True)  # a new sqlite file is fine: the demo fills it
     if artifact_root is not None:
@@ -309,7 +324,7 @@ def _run(
     if result.as_expected:
         summary = ", ".join(f"{m.name} {outcomes[m.name]}" for m in models)
         out(f"Demo finished as expected in {result.seconds:.1f} s: {summary}.")
-        if artifact_root is not None:
+        if throwaway:
             out("The registry was temporary; keep one with "
                 "mlgate demo --tracking-uri sqlite:///demo.db")
     return result

@@ -322,6 +322,41 @@ def _error_code(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+def frozen_holdings(mv: ModelVersion, config: PolicyConfig) -> list[str]:
+    """The protected aliases and stage ``mv`` holds, e.g. ``["alias 'production'"]``."""
+    held = [
+        f"alias {alias!r}"
+        for alias in sorted(getattr(mv, "aliases", None) or [])
+        if enforcement_for(alias, "alias", config) == "deny"
+    ]
+    stage = mv.current_stage or ""
+    if stage and enforcement_for(stage, "stage", config) == "deny":
+        held.append(f"stage {stage!r}")
+    return held
+
+
+def refuse_frozen(mv: ModelVersion, config: PolicyConfig) -> None:
+    """Exit 2, before anything is written, when ``mv``'s evidence is frozen; with the way
+    to change it that works (the server refuses the digest tag of a frozen version)."""
+    held = frozen_holdings(mv, config)
+    if not held:
+        return
+    first = held[0].split(" ", 1)
+    undo = (
+        f"remove alias {first[1]} (MlflowClient().delete_registered_model_alias"
+        f"({mv.name!r}, {first[1]}))"
+        if first[0] == "alias"
+        else "move it out of that stage"
+    )
+    raise InputError(
+        f"model {mv.name!r} version {mv.version} holds {', '.join(held)}: its compliance "
+        f"evidence is frozen and nothing was written. To replace its manifest, {undo}, "
+        f"attach again, then promote it again (mlgate promote {mv.name} {mv.version} "
+        "--alias ...); or attach the manifest to a new version registered from a new "
+        "model artifact and promote that one"
+    )
+
+
 class Registry:
     """One MLflow tracking/registry connection and the operations mlgate needs on it.
 
@@ -522,16 +557,22 @@ class Registry:
         with self.calling(f"set alias {alias!r} of model {model!r} to version {version}"):
             self.client.set_registered_model_alias(model, alias, version)
 
-    def attach_manifest(self, ref: VersionRef, path: str | Path) -> tuple[Evidence, str]:
+    def attach_manifest(
+        self, ref: VersionRef, path: str | Path, config: PolicyConfig | None = None
+    ) -> tuple[Evidence, str]:
         """Validate ``path``, log it as the version's manifest, check it, tag its digest.
 
-        Nothing is written when the file is invalid. The digest tag is set only after the
-        uploaded artifact has been read back through the same path ``check`` reads it, so
-        a tag never vouches for an artifact that is not there.
+        Nothing is written when the file is invalid, or when the version holds a protected
+        alias or stage (``config``'s, default the bundled ones): its evidence is frozen,
+        and uploading first would overwrite the approved manifest before the digest tag
+        is refused. The digest tag is set only after the uploaded artifact has been read
+        back through the same path ``check`` reads it, so a tag never vouches for an
+        artifact that is not there.
         """
         content = load_manifest_file(path)
         digest = sha256_hex(content)
         mv = self.model_version(ref)
+        refuse_frozen(mv, config or PolicyConfig())
         with tempfile.TemporaryDirectory(prefix="mlgate-") as tmp:
             local = Path(tmp) / MANIFEST_FILE
             local.write_bytes(content)

@@ -212,7 +212,8 @@ READ_ATTEMPTS = 5
 
 def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
     """Read a policy directory: ``*.rego`` modules (tests apart), ``data.json`` and
-    ``waivers.json``; its revision is the git commit of the directory.
+    ``waivers.json``; its revision is the git commit of the directory, else a digest of
+    their content (:mod:`mlgate.revision`).
 
     The set is read as one snapshot: every file is read, then the directory is listed and
     stat'ed again, and a set that changed meanwhile (a checkout or deploy in progress) is
@@ -227,7 +228,7 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
     for _ in range(READ_ATTEMPTS):
         before = _tree_state(root)
         files = _read_files(root)
-        revision = policy_revision(root)
+        revision = policy_revision(root, files)
         if _tree_state(root) == before:
             return policy_set_from_files(str(root), files, revision)
     raise PolicyError(

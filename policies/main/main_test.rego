@@ -19,7 +19,7 @@ all_pass := {
 	"data_manifest": "pass",
 }
 
-filing_pending := testdata.with_facts({"filing": {"status": "pending", "id": null}})
+filing_pending := testdata.with_facts({"filing": {"status": "pending"}})
 
 # filing fails with two violations: not_completed and public_opinion_invalid.
 filing_twice := testdata.with_bad_tag(filing_pending, "compliance.public_opinion", "maybe", {"public_opinion": null})

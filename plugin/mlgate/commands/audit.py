@@ -71,7 +71,7 @@ WorkersOpt = Annotated[
 TimingsOpt = Annotated[
     bool,
     typer.Option(
-        "--timings",
+        "--timings", metavar="",
         help="Print the time split (registry reads, manifest downloads, evaluation, "
         "decision log) on stderr.",
     ),
@@ -128,11 +128,20 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
     """The decision log to explain against, or None and why there is none.
 
     A log named with ``--decision-log`` (or ``MLGATE_DECISION_LOG``) must exist: a sqlite
-    file that is not there is exit 2. The default location may be absent (nobody has
-    promoted through mlgate from here): audit still re-evaluates, and says so. A
-    missing sqlite file is never created: audit is a read.
+    file that is not there is exit 2. Against a tracking server (http, https) the record
+    is the server's; a server that serves none is said so, with where its record is. The
+    default local location may be absent (nobody has promoted through mlgate from here):
+    audit still re-evaluates, and says so. A missing sqlite file is never created: audit
+    is a read.
     """
     from ..decisionlog import DecisionLog, default_log_url, mask_url
+    from ..serverrecord import NoServerRecord, is_server_uri, server_record
+
+    if not explicit and is_server_uri(registry.tracking_uri):
+        try:
+            return server_record(registry.tracking_uri), ""  # type: ignore[return-value]
+        except NoServerRecord as exc:
+            return None, str(exc)
 
     url = explicit or default_log_url(registry.tracking_uri)
     path = _sqlite_file(url)
@@ -239,8 +248,9 @@ def audit_command(
     manifest artifact that differ), a waiver it relied on expired, the security
     assessment aged past its limit, or the policy changed (the logged gate input is
     blocked under today's policies). A version with no allowed promotion on record says
-    so. Table, markdown and github show the blocked versions and a summary line; json,
-    junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
+    so. Against a tracking server that runs the mlgate store, the record is the
+    server's. Table, markdown and github show the blocked versions and a summary line;
+    json, junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
     every holding is allowed, 1 when any is blocked, 2 on error.
 
     Example:
@@ -431,7 +441,7 @@ def policy_impact(
         ),
     ] = None,
     fail_on_flip: Annotated[
-        bool, typer.Option("--fail-on-flip", help="Exit 1 when any decision flips.")
+        bool, typer.Option("--fail-on-flip", metavar="", help="Exit 1 when any decision flips.")
     ] = False,
     fmt: Annotated[
         ImpactFormat, typer.Option("--format", "-f", help="Report format.")

@@ -132,3 +132,22 @@ def policy_push(
     policy_set = load_policy_dir(policies)
     uploaded = push_policies(opa_url, policy_set, token=opa_token, timeout=opa_timeout)
     typer.echo(f"pushed {len(uploaded)} module(s) and data to {opa_url}")
+
+
+@policy_app.command("revision")
+@guarded
+def policy_revision_command(policies: PoliciesOpt = None) -> None:
+    """Print the revision decisions under these policies record (policy_revision).
+
+    In a git work tree that tracks the directory: the last commit touching it (+dirty
+    with uncommitted changes). Otherwise, as for an installed wheel:
+    sha256:<hex>+mlgate-<version>, a digest of the Rego modules (tests apart) and the
+    canonical policy data and waivers, the same for the same files everywhere.
+
+    Example:
+
+        mlgate policy revision --policies policies/
+    """
+    from ..policy import load_policy_dir
+
+    typer.echo(load_policy_dir(policies).revision)

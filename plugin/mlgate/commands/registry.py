@@ -8,6 +8,7 @@ read and logs nothing, as ``conftest test`` and an OPA query write nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -128,6 +129,61 @@ def promote(
     return Promotion(decision, gate_input, alias_set=decision.allowed)
 
 
+# The decision id at the end of the server store's refusal ("decision <uuid> (policy ...").
+_DECISION_ID = re.compile(
+    r"\bdecision ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b"
+)
+
+
+def promote_on_server(registry: Registry, ref: VersionRef, alias: str, record: Any) -> Decision:
+    """Ask a tracking server that runs the mlgate store to set the alias, and read back the
+    decision it made and logged.
+
+    The server's store evaluates every alias it is asked to set (and refuses a blocked
+    one with 403), so deciding here as well would log a second, different decision for
+    one request. The decision is found by the id the refusal names, or, when allowed, by
+    the version's ``mlgate.decision_id`` tag (checked against model, version and target;
+    else the newest allowed decision for them).
+    """
+    from ..errors import RegistryError
+    from ..evidence import _error_code
+
+    mv = registry.model_version(ref)
+    name, version = mv.name, str(mv.version)
+    decision_id: str | None = None
+    try:
+        registry.client.set_registered_model_alias(name, alias, version)
+        allowed = True
+    except Exception as exc:  # noqa: BLE001 - sorted out below; anything else is exit 2
+        message = str(getattr(exc, "message", "") or exc)
+        found = _DECISION_ID.search(message)
+        if _error_code(exc) != "PERMISSION_DENIED" or found is None:
+            raise registry._registry_error(
+                f"set alias {alias!r} of model {name!r} to version {version}", exc
+            ) from exc
+        allowed, decision_id = False, found.group(1)
+    if decision_id is None:
+        with registry.calling(f"model {name!r} version {version}"):
+            decision_id = registry.client.get_model_version(name, version).tags.get(
+                "mlgate.decision_id"
+            )
+    entry = record.decision(decision_id) if decision_id else None
+    if entry is None or (entry.model, entry.version, entry.target, entry.allowed) != (
+        name, version, alias, allowed
+    ):
+        # Another promotion of the same version may have re-tagged it meanwhile.
+        latest = record.entries(model=name, version=version, target=alias,
+                                allowed_only=allowed, blocked_only=not allowed, limit=1)
+        entry = latest[0] if latest else None
+    if entry is None:
+        raise RegistryError(
+            f"the server {registry.where} {'set' if allowed else 'refused'} alias {alias!r} "
+            f"of model {name!r} version {version}, but its record "
+            f"{record.masked_url} holds no such decision"
+        )
+    return entry.decision
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -146,7 +202,8 @@ def promote_command(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Evaluate and report only: set no alias, write no tag, log nothing."
+            "--dry-run", metavar="",
+            help="Evaluate and report only: set no alias, write no tag, log nothing.",
         ),
     ] = False,
     tracking_uri: TrackingUriOpt = None,
@@ -167,8 +224,10 @@ def promote_command(
     The decision is appended to the decision log and written on the version as the tags
     mlgate.decision, mlgate.decision_id, mlgate.policy_revision and mlgate.checked_at,
     allowed or blocked. If the version's compliance tags or manifest change while it is
-    being evaluated, the alias is not set (exit 2). Exit 0 allowed (alias set), 1 blocked,
-    2 error.
+    being evaluated, the alias is not set (exit 2). Against a tracking server that runs
+    the mlgate store, the server decides, logs and tags (its store gates every alias), and
+    promote reports the decision it reads back from the server's record. Exit 0 allowed
+    (alias set), 1 blocked, 2 error.
 
     Example:
 
@@ -182,10 +241,36 @@ def promote_command(
     formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
     configure_cli_environment()
     registry = Registry(tracking_uri, registry_uri)
+    if not dry_run:
+        record = _server_record(registry, decision_log)
+        if record is not None:
+            decision = promote_on_server(registry, ref, alias, record)
+            raise typer.Exit(report([decision], fmt, output))
     result = promote(
         registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
     )
     raise typer.Exit(report([result.decision], fmt, output, formatting))
+
+
+def _server_record(registry: Registry, decision_log: str | None) -> Any:
+    """The record of a tracking server running the mlgate store, which then decides; None
+    to decide here (not a server, or one without the store: said on stderr, with where
+    this decision is logged instead)."""
+    from ..decisionlog import default_log_url, mask_url
+    from ..serverrecord import NoServerRecord, is_server_uri, server_record
+
+    uri = registry.registry_uri or registry.tracking_uri
+    if not is_server_uri(uri):
+        return None
+    try:
+        return server_record(uri)
+    except NoServerRecord as exc:
+        url = decision_log or default_log_url(registry.tracking_uri)
+        typer.echo(
+            f"mlgate: {exc}. Deciding here; this decision is logged to {mask_url(url)}",
+            err=True,
+        )
+        return None
 
 
 @manifest_app.command("validate")
@@ -221,13 +306,15 @@ def manifest_attach(
     ],
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    policies: PoliciesOpt = None,
 ) -> None:
     """Validate FILE, log it as the version's manifest artifact and tag its digest.
 
     FILE becomes the version's compliance/data_manifest.json (for MLflow 3 logged models
     and run-based versions alike) and its sha256 the tag compliance.data_manifest.sha256,
-    set only after the artifact reads back intact. An invalid file is refused (exit 2)
-    before anything is written.
+    set only after the artifact reads back intact. An invalid file, or a version holding
+    a protected alias or stage (its evidence is frozen), is refused (exit 2) before
+    anything is written.
 
     Example:
 
@@ -239,12 +326,14 @@ def manifest_attach(
         load_manifest_file,
         parse_version_ref,
     )
+    from ..policy import load_policy_dir
 
     ref = parse_version_ref(model, version)
     load_manifest_file(file)  # refuse a bad file before touching the registry
+    config = load_policy_dir(policies).config  # its protected aliases and stages
     configure_cli_environment()
     registry = Registry(tracking_uri, registry_uri)
-    evidence, digest = registry.attach_manifest(ref, file)
+    evidence, digest = registry.attach_manifest(ref, file, config)
     typer.echo(
         f"attached {file} to model {evidence.model} version {evidence.version} "
         f"(sha256 {digest})"

@@ -31,6 +31,26 @@ def verdict(decision: Decision) -> str:
     return "ALLOWED" if decision.allowed else "BLOCKED"
 
 
+def verdict_reason(decision: Decision) -> str:
+    """What follows the verdict word: why it is what it is, never a bare "(enforcement
+    deny)" beside ALLOWED, which reads as a contradiction."""
+    if not decision.allowed or failing_gates(decision):
+        return f" (enforcement {decision.enforcement})"  # blocked, or allowed under warn
+    statuses = {g.status for g in decision.gates}
+    if "waived" in statuses and "not_applicable" in statuses:
+        return ": every gate passed, was waived or does not apply"
+    if "waived" in statuses:
+        return ": every gate passed or was waived"
+    if "not_applicable" in statuses:
+        return ": every gate passed or does not apply"
+    return ": every gate passed"
+
+
+def verdict_line(decision: Decision) -> str:
+    """``ALLOWED: every gate passed``, ``BLOCKED (enforcement deny)``, ..."""
+    return verdict(decision) + verdict_reason(decision)
+
+
 def failing_gates(decision: Decision) -> list[GateResult]:
     """Gates that fail or errored, whatever the enforcement (warn mode reports them too)."""
     return decision.blocking_gates
@@ -84,7 +104,7 @@ def waiver_note(violation: Violation) -> str:
 
 def decision_line(decision: Decision) -> str:
     """One line: verdict, enforcement and the failing gate ids."""
-    line = f"{subject(decision)}: {verdict(decision)} (enforcement {decision.enforcement})"
+    line = f"{subject(decision)}: {verdict_line(decision)}"
     failing = failing_gates(decision)
     if failing:
         line += f"; failing: {', '.join(g.id for g in failing)}"

@@ -21,6 +21,7 @@ from .common import (
     status_label,
     subject,
     verdict,
+    verdict_reason,
     waiver_note,
 )
 
@@ -42,9 +43,15 @@ def render(decisions: list[Decision]) -> str:
     return "\n".join(parts)
 
 
+def _heading_verdict(decision: Decision) -> str:
+    """``BLOCKED``, or ``ALLOWED: every gate passed`` (the enforcement line follows)."""
+    reason = verdict_reason(decision)
+    return verdict(decision) + (reason if reason.startswith(":") else "")
+
+
 def _decision_section(decision: Decision) -> str:
     lines = [
-        f"### mlgate: {md_text(subject(decision))}: {verdict(decision)}",
+        f"### mlgate: {md_text(subject(decision))}: {md_text(_heading_verdict(decision))}",
         "",
         f"Enforcement: **{decision.enforcement}** · In scope: **{scope_text(decision.in_scope)}**",
     ]

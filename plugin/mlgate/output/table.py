@@ -22,6 +22,7 @@ from .common import (
     status_label,
     subject,
     verdict,
+    verdict_reason,
     waiver_note,
 )
 
@@ -69,7 +70,7 @@ class _Painter:
 def _decision_block(decision: Decision, paint: _Painter) -> str:
     word = verdict(decision)
     lines = [
-        f"{subject(decision)}: {paint(word, word)} (enforcement {decision.enforcement})",
+        f"{subject(decision)}: {paint(word, word)}{verdict_reason(decision)}",
         f"in scope: {scope_text(decision.in_scope)}",
     ]
     note = failure_note(decision)

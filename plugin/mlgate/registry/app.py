@@ -1,24 +1,35 @@
-"""The release managers' page, an ``mlflow.app`` plugin: ``mlflow server --app-name mlgate``.
+"""The release managers' page, an ``mlflow.app`` plugin, in two flavours:
 
-Adds two routes to the tracking server and leaves every other route as MLflow has it:
+- ``mlflow server --app-name mlgate``: the page on a server without authentication;
+- ``mlflow server --app-name mlgate-basic-auth``: MLflow's ``basic-auth`` app with the
+  page inside it (one server, both apps): the page and its API need the same basic-auth
+  credentials as MLflow's API, and each user sees the decisions on the registered models
+  they may read.
 
-- ``/mlgate/``: recent decisions, blocked promotions first, then newest first (model,
-  version, target, who, when, each failing gate with its codes, messages, article
-  references and fix), a link to each version in the MLflow UI, and a filter form;
-- ``/mlgate/api/decisions``: the same entries as JSON (``mlgate log --format json``'s
-  documents).
+Routes added to the tracking server (every other route is as MLflow has it):
 
-Both take the query parameters ``model`` (exact name), ``outcome`` (``all``, ``blocked``,
-``allowed``) and ``limit`` (1 to 500, default 100). The decision log is the one the
-registry plugin writes (``MLGATE_DECISION_LOG``, else the registry database's, see
+- ``/mlgate/``: the current state per model and target (blocked now or allowed now, the
+  latest decision with its failing gates, codes, messages, references and fix, the
+  number of attempts, repeated attempts grouped, blocks that a later allowed decision
+  superseded marked); ``?view=history`` lists every decision, blocked first, newest first;
+- ``/mlgate/api/decisions``: the same as JSON (``mlgate log --format json``'s documents;
+  ``view=current`` gives ``mlgate log --current --format json``'s). This is the record
+  ``mlgate log``, ``audit`` and ``promote`` read when pointed at this server;
+- ``/mlgate/api/status``: that this server runs the mlgate store, where it logs, and the
+  mlgate version.
+
+Query parameters: ``model`` (exact name), ``outcome`` (``all``, ``blocked``, ``allowed``),
+``limit`` (1 to 500, default 100), and for the API also ``version``, ``target``,
+``decision_id``, ``since`` (ISO 8601) and ``include=gate_input``. The decision log is the
+one the registry plugin writes (``MLGATE_DECISION_LOG``, else the registry database's, see
 :func:`mlgate.decisionlog.default_log_url`).
 
 Every value shown comes from user-controlled names and tags: the page is rendered by
 Jinja2 with autoescaping on, links are URL-encoded, and a Content-Security-Policy
 without any script source keeps the page script-free even if something slipped through.
 
-With ``--app-name mlgate`` MLflow's ``basic-auth`` app is not loaded (a server runs one
-app); the registry plugin works under either.
+A server loads one ``--app-name``: ``mlgate`` alone serves the page and the registry to
+anyone who reaches the server, so behind authentication use ``mlgate-basic-auth``.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +51,9 @@ if TYPE_CHECKING:
 
 PAGE_ROUTE = "/mlgate/"
 API_ROUTE = "/mlgate/api/decisions"
+STATUS_ROUTE = "/mlgate/api/status"
 OUTCOMES: tuple[str, ...] = ("all", "blocked", "allowed")
+VIEWS: tuple[str, ...] = ("current", "history")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -71,13 +85,42 @@ def create_app() -> Any:
     return flask_app
 
 
+def create_auth_app() -> Any:
+    """MLflow's ``basic-auth`` app with the mlgate routes inside it (one server, both apps).
+
+    MLflow's authentication runs before every request, ours included; its fail-closed net
+    refuses routes it has no validator for, so ours get one: any authenticated user may
+    ask, and :func:`readable` then keeps the decisions on models that user may read.
+    """
+    from mlflow.server import app as flask_app
+    from mlflow.server import auth
+
+    add_routes(flask_app)
+    for route in routes():
+        auth.BEFORE_REQUEST_VALIDATORS[(route, "GET")] = _authenticated
+    _auth_state["on"] = True
+    return auth.create_app(flask_app)
+
+
+_auth_state = {"on": False}
+
+
+def _authenticated() -> bool:
+    return True  # authentication already passed; per-model filtering is in readable()
+
+
+def routes() -> list[str]:
+    return [_prefixed(r) for r in (PAGE_ROUTE, PAGE_ROUTE.rstrip("/"), API_ROUTE, STATUS_ROUTE)]
+
+
 def add_routes(app: Flask) -> None:
-    """Register ``/mlgate/`` and ``/mlgate/api/decisions`` (once)."""
+    """Register ``/mlgate/``, ``/mlgate/api/decisions`` and ``/mlgate/api/status`` (once)."""
     if "mlgate_page" in app.view_functions:
         return
     app.add_url_rule(_prefixed(PAGE_ROUTE), "mlgate_page", page, methods=["GET"])
     app.add_url_rule(_prefixed(PAGE_ROUTE.rstrip("/")), "mlgate_page_bare", page_redirect)
     app.add_url_rule(_prefixed(API_ROUTE), "mlgate_api_decisions", api_decisions, methods=["GET"])
+    app.add_url_rule(_prefixed(STATUS_ROUTE), "mlgate_api_status", api_status, methods=["GET"])
 
 
 def _prefixed(route: str) -> str:
@@ -121,13 +164,24 @@ class Query:
     model: str | None
     outcome: str
     limit: int
+    view: str = "history"
+    version: str | None = None
+    target: str | None = None
+    decision_id: str | None = None
+    since: datetime | None = None
+    with_input: bool = False
 
     @classmethod
-    def from_args(cls, args: Any) -> Query:
-        model = (args.get("model") or "").strip() or None
+    def from_args(cls, args: Any, *, default_view: str = "history") -> Query:
+        def text(name: str) -> str | None:
+            return (args.get(name) or "").strip() or None
+
         outcome = (args.get("outcome") or "all").strip().lower()
         if outcome not in OUTCOMES:
             raise BadQuery(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        view = (args.get("view") or default_view).strip().lower()
+        if view not in VIEWS:
+            raise BadQuery(f"view must be one of {', '.join(VIEWS)}, not {view!r}")
         raw_limit = (args.get("limit") or str(DEFAULT_LIMIT)).strip()
         try:
             limit = int(raw_limit)
@@ -135,16 +189,60 @@ class Query:
             raise BadQuery(f"limit must be a whole number, not {raw_limit!r}") from exc
         if not 1 <= limit <= MAX_LIMIT:
             raise BadQuery(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        return cls(model=model, outcome=outcome, limit=limit)
+        include = text("include")
+        if include not in (None, "gate_input"):
+            raise BadQuery(f"include must be gate_input, not {include!r}")
+        return cls(
+            model=text("model"), outcome=outcome, limit=limit, view=view,
+            version=text("version"), target=text("target"), decision_id=text("decision_id"),
+            since=_since(text("since")), with_input=include == "gate_input",
+        )
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadQuery(f"since must be an ISO 8601 date or datetime, not {value!r}") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def fetch(query: Query) -> list[LogEntry]:
-    return open_log().entries(
-        blocked_only=query.outcome == "blocked",
-        allowed_only=query.outcome == "allowed",
+    from ..decisionlog import CURRENT_WINDOW
+
+    current = query.view == "current"
+    entries = open_log().entries(
+        blocked_only=query.outcome == "blocked" and not current,
+        allowed_only=query.outcome == "allowed" and not current,
         model=query.model,
-        limit=query.limit,
+        version=query.version,
+        target=query.target,
+        decision_id=query.decision_id,
+        since=query.since,
+        limit=CURRENT_WINDOW if current else query.limit,
+        newest_first=current,
     )
+    return readable(entries)
+
+
+def readable(entries: list[LogEntry]) -> list[LogEntry]:
+    """Under ``mlgate-basic-auth``: the entries on models the requesting user may read
+    (admins: all). A permission that cannot be determined hides the entry."""
+    if not _auth_state["on"]:
+        return entries
+    from mlflow.server import auth
+
+    if auth.sender_is_admin():
+        return entries
+    allowed: dict[str, bool] = {}
+    for name in {e.model for e in entries}:
+        try:
+            allowed[name] = bool(auth._get_registered_model_permission(name).can_read)
+        except Exception:  # noqa: BLE001 - e.g. a model deleted since: show nothing
+            allowed[name] = False
+    return [e for e in entries if allowed[e.model]]
 
 
 def ui_link(model: str, version: str) -> str:
@@ -198,9 +296,18 @@ def _templates() -> Any:
 
 
 def render_page(query: Query, entries: list[LogEntry]) -> str:
+    from ..decisionlog import current_state
+
     rows = [to_row(e) for e in entries]
+    states = current_state(entries) if query.view == "current" else []
+    if query.outcome != "all":
+        states = [s for s in states if s.blocked_now == (query.outcome == "blocked")]
     return _templates().get_template("decisions.html").render(
+        view=query.view,
         rows=rows,
+        states=[(s, to_row(s.latest)) for s in states[: query.limit]],
+        blocked_now=sum(1 for s in states if s.blocked_now),
+        rfc3339=_seconds,
         blocked_count=sum(1 for r in rows if not r.entry.allowed),
         model=query.model,
         outcome=query.outcome,
@@ -208,13 +315,25 @@ def render_page(query: Query, entries: list[LogEntry]) -> str:
         limit=query.limit,
         max_limit=MAX_LIMIT,
         page_url=_prefixed(PAGE_ROUTE),
+        history_url=_prefixed(PAGE_ROUTE) + "?" + urlencode(
+            {**_query_params(query), "view": "history"}
+        ),
+        current_url=_prefixed(PAGE_ROUTE) + "?" + urlencode(
+            {**_query_params(query), "view": "current"}
+        ),
         api_url=_prefixed(API_ROUTE) + "?" + urlencode(_query_params(query)),
         ui_home=_prefixed("/"),
     )
 
 
+def _seconds(moment: datetime) -> str:
+    from ..decisionlog import rfc3339
+
+    return rfc3339(moment, timespec="seconds")
+
+
 def _query_params(query: Query) -> dict[str, str]:
-    params = {"outcome": query.outcome, "limit": str(query.limit)}
+    params = {"outcome": query.outcome, "limit": str(query.limit), "view": query.view}
     if query.model is not None:
         params["model"] = query.model
     return params
@@ -241,13 +360,13 @@ def _error(status: int, message: str, *, as_json: bool) -> Response:
     return _secured(response)
 
 
-def _serve(render: Any, *, as_json: bool) -> Response:
+def _serve(render: Any, *, as_json: bool, default_view: str = "history") -> Response:
     from flask import request
 
     from ..errors import MlgateError, one_line
 
     try:
-        query = Query.from_args(request.args)
+        query = Query.from_args(request.args, default_view=default_view)
     except BadQuery as exc:
         return _error(400, str(exc), as_json=as_json)
     try:
@@ -259,6 +378,7 @@ def _serve(render: Any, *, as_json: bool) -> Response:
 
 
 def page() -> Response:
+    """The current state by default; ``?view=history`` for every decision."""
     from flask import make_response
 
     def render(query: Query, entries: list[LogEntry]) -> Response:
@@ -266,7 +386,7 @@ def page() -> Response:
         response.mimetype = "text/html"
         return response
 
-    return _serve(render, as_json=False)
+    return _serve(render, as_json=False, default_view="current")
 
 
 def page_redirect() -> Response:
@@ -279,9 +399,19 @@ def api_decisions() -> Response:
     from flask import jsonify
 
     def render(query: Query, entries: list[LogEntry]) -> Response:
+        if query.view == "current":
+            from ..decisionlog import current_state
+
+            states = current_state(entries)
+            if query.outcome != "all":
+                states = [s for s in states if s.blocked_now == (query.outcome == "blocked")]
+            return jsonify(
+                {"filters": _query_params(query), "count": len(states),
+                 "current": [s.as_document() for s in states[: query.limit]]}
+            )
         documents = []
         for entry in entries:
-            document = entry.as_document()
+            document = entry.as_document(with_input=query.with_input)
             document["ui_url"] = ui_link(entry.model, entry.version)
             documents.append(document)
         return jsonify(
@@ -293,3 +423,25 @@ def api_decisions() -> Response:
         )
 
     return _serve(render, as_json=True)
+
+
+def api_status() -> Response:
+    """What a client needs to know before trusting this server's record."""
+    from flask import jsonify
+
+    from .. import __version__
+    from ..decisionlog import mask_url
+    from . import PREFIX
+    from .store import server_registry_uri
+
+    registry = server_registry_uri() or ""
+    return _secured(
+        jsonify(
+            {
+                "mlgate_version": __version__,
+                "gated": registry.startswith(PREFIX),
+                "decision_log": mask_url(decision_log_url()),
+                "authenticated": _auth_state["on"],
+            }
+        )
+    )

@@ -1329,8 +1329,23 @@ def _configured_gate(plain_uri: str, tracking_uri: str | None) -> Gate:
             # Keep serving reads; every promotion refuses with the reason.
             _logger.error("mlgate: %s; refusing every promotion", printable(str(exc)))
             return UnavailableGate(settings, one_line(str(exc)))
-        # At server start-up this stops `mlflow server` with the reason.
-        raise MlflowException(f"mlgate registry store: {one_line(str(exc))}") from exc
+        # At server start-up this stops `mlflow server` with the reason: one line, since
+        # MLflow's CLI would log the exception with a 40-line traceback.
+        message = f"mlgate registry store: {one_line(str(exc))}"
+        if _in_server_cli():
+            import sys
+
+            print(f"mlflow server: {message}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise MlflowException(message) from exc
+
+
+def _in_server_cli() -> bool:
+    """True in the ``mlflow server`` command's own process (it checks the stores once)."""
+    import sys
+
+    program = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return program in ("mlflow", "__main__.py") and sys.argv[1:2] == ["server"]
 
 
 def build_store(store_uri: str, tracking_uri: str | None = None) -> SqlAlchemyStore:

@@ -93,7 +93,6 @@ violations contains {"code": "assessment.not_passed", "params": {"status": statu
 #   solution: Set compliance.assessment.date to the date the assessment was passed (YYYY-MM-DD).
 #   severity: high
 violations contains {"code": "assessment.date_missing", "params": {}} if {
-	expects_evidence
 	assessment.date_ns == null
 	not lib.tag_invalid("compliance.assessment.date")
 }
@@ -157,7 +156,6 @@ violations contains {"code": "assessment.expired", "params": params} if {
 #   solution: Set compliance.assessment.report to the URI or artifact path of the assessment report.
 #   severity: high
 violations contains {"code": "assessment.report_missing", "params": {}} if {
-	expects_evidence
 	not report_present
 }
 

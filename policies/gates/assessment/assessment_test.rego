@@ -50,11 +50,12 @@ test_not_passed if {
 	}
 }
 
-# An assessment that did not pass is not asked for a date or a report.
-test_not_passed_asks_no_date_or_report if {
+# Every violation at once: an assessment that did not pass is also told what
+# else is missing, so one decision lists everything to fix.
+test_not_passed_also_names_date_and_report if {
 	every status in ["failed", "pending", "none"] {
 		doc := object.union(unassessed, {"facts": {"assessment": {"status": status}}})
-		codes(doc) == {"assessment.not_passed"}
+		codes(doc) == {"assessment.not_passed", "assessment.date_missing", "assessment.report_missing"}
 	}
 }
 
@@ -120,10 +121,10 @@ test_age_boundary_is_exact_to_the_nanosecond if {
 	codes(testdata.assessed_days_ago(365, last_ns_of_day_365)) == set()
 }
 
-# A failed or pending assessment is reported as such; its date is not judged.
-test_not_passed_is_not_also_expired_or_future if {
+# A failed assessment that is also too old is told both.
+test_not_passed_and_expired_at_once if {
 	old := object.union(testdata.assessed_days_ago(400, testdata.now_ns), {"facts": {"assessment": {"status": "failed"}}})
-	codes(old) == {"assessment.not_passed"}
+	codes(old) == {"assessment.not_passed", "assessment.expired"}
 }
 
 test_expired_reports_age_in_days if {

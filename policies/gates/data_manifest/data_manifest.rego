@@ -122,7 +122,12 @@ violations contains {"code": "data_manifest.digest_invalid", "params": {"value":
 # custom:
 #   short_name: digest_mismatch
 #   failure_msg: "The data manifest changed after it was attached: sha256 is {computed}, the tag records {tagged}"
-#   solution: Review the manifest's changes and attach it again with `mlgate manifest attach`.
+#   solution: >-
+#     Restore the approved manifest (the one whose sha256 the tag records): the
+#     decision log holds it in the gate input of the version's allowed promotion. To
+#     approve a changed manifest instead, remove the protected alias first (its
+#     evidence is frozen while it holds one), attach it with `mlgate manifest attach`,
+#     and promote the version again.
 #   severity: critical
 violations contains {"code": "data_manifest.digest_mismatch", "params": params} if {
 	manifest.attached

@@ -71,14 +71,15 @@ violations contains {"code": "filing.not_completed", "params": {"status": status
 
 # METADATA
 # title: Filing number missing
-# description: The filing is marked completed but no filing number is on record.
+# description: >-
+#   No filing number is on record, whatever the status says: reported beside
+#   any status violation, so one decision lists everything to fix.
 # custom:
 #   short_name: id_missing
-#   failure_msg: The filing is completed but the tag compliance.filing.id is missing or empty
+#   failure_msg: The tag compliance.filing.id (the algorithm filing number) is missing or empty
 #   solution: Set compliance.filing.id to the algorithm filing number.
 #   severity: high
 violations contains {"code": "filing.id_missing", "params": {}} if {
-	input.facts.filing.status == "completed"
 	not filing_id_present
 }
 

@@ -30,7 +30,7 @@ test_completed_with_id_passes if {
 }
 
 test_status_missing if {
-	codes(unfiled) == {"filing.status_missing"}
+	codes(unfiled) == {"filing.status_missing", "filing.id_missing"}
 	result(unfiled).status == "fail"
 }
 
@@ -42,7 +42,7 @@ test_status_invalid if {
 
 test_not_completed if {
 	every status in ["pending", "none"] {
-		codes(testdata.with_facts({"filing": {"status": status, "id": null}})) == {"filing.not_completed"}
+		codes(testdata.with_facts({"filing": {"status": status}})) == {"filing.not_completed"}
 	}
 }
 
@@ -52,9 +52,9 @@ test_id_missing if {
 	codes(testdata.with_facts({"filing": {"id": "   "}})) == {"filing.id_missing"}
 }
 
-# The filing number is asked for only once the filing is completed.
-test_id_not_asked_before_completion if {
-	codes(testdata.with_facts({"filing": {"status": "pending", "id": null}})) == {"filing.not_completed"}
+# Every violation at once: a pending filing without a number is told both.
+test_not_completed_and_id_missing_at_once if {
+	codes(testdata.with_facts({"filing": {"status": "pending", "id": null}})) == {"filing.not_completed", "filing.id_missing"}
 }
 
 test_public_opinion_invalid if {
@@ -71,7 +71,7 @@ test_public_opinion_valid_values_clear if {
 
 test_not_applicable_out_of_scope if {
 	doc := object.union(unfiled, {"facts": {"audience": "research"}})
-	codes(doc) == {"filing.status_missing"}
+	codes(doc) == {"filing.status_missing", "filing.id_missing"}
 	result(doc) == {"status": "not_applicable", "violations": []}
 }
 
