@@ -82,7 +82,6 @@ wellformed_at_a_glance if {
 	is_string(m.digest_computed)
 	count(m.digest_computed) == 64
 	trim(m.digest_computed, lower_hex) == ""
-	is_object(m.content)
 	m.content.manifest_version == 1
 	is_array(m.content.datasets)
 	is_array(object.get(m.content, "foundation_models", []))
@@ -177,7 +176,6 @@ rfc3339_seconds(ns) := sprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", array.concat(ti
 # the RFC 3339 form of now_ns is a forged or corrupt document.
 now_wellformed if {
 	epoch_ns(input.now_ns)
-	is_string(input.now)
 	input.now == rfc3339_seconds(input.now_ns)
 }
 
@@ -339,7 +337,6 @@ manifest_malformed contains "content" if {
 	input.manifest.attached == true
 	input.manifest.parse_error == null
 	input.manifest.schema_errors == []
-	is_object(input.manifest.content)
 	not manifest_content_shaped(input.manifest.content)
 }
 

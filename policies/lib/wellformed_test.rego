@@ -291,6 +291,9 @@ test_missing_protected_lists_never_turn_a_claim_into_warn if {
 	}
 	malformed := decision_with(doc, testdata.config_with({"protected_aliases": "production"}))
 	malformed.enforcement == "deny"
+	stage := object.union(doc, {"request": {"kind": "stage"}})
+	decision_with(stage, testdata.config_with({"protected_stages": "production"})).enforcement == "deny"
+	decision_with(stage, testdata.config_with({"protected_stages": {"k": "production"}})).enforcement == "deny"
 }
 
 test_warn_needs_a_well_formed_request if {
@@ -298,6 +301,7 @@ test_warn_needs_a_well_formed_request if {
 	decision(base).enforcement == "warn"
 	decision(object.union(base, {"request": {"kind": "tag"}})).enforcement == "deny"
 	decision(object.union(base, {"request": {"target": ["staging"]}})).enforcement == "deny"
+	decision(object.union(base, {"request": {"target": ["staging"], "kind": "stage"}})).enforcement == "deny"
 }
 
 # ------------------------------------------------------------------- helpers
@@ -307,4 +311,110 @@ test_malformed_fields_lists_each_field_once_sorted if {
 	fields := wellformed.malformed_fields("scope") with input as doc with data.mlgate.config as testdata.config
 	fields == "facts.audience, facts.regions"
 	not wellformed.malformed_fields("scope") with input as testdata.valid_input with data.mlgate.config as testdata.config
+}
+
+# ------------------------------------------------------------------- the glance and the detail
+
+# A document of the usual shape is accepted by one rule (wellformed_at_a_glance)
+# and examined field by field only when that rule fails. Each flaw below breaks
+# one line of the glance and nothing else in it: the glance must not let it
+# through, and the field-by-field check must name it.
+test_each_flaw_only_one_glance_line_sees_fails_its_gate if {
+	short := substring(testdata.digest, 0, 63)
+	long := concat("", [testdata.digest, "0"])
+	shouting := upper(testdata.digest)
+	cases := [
+		# date_ns a day boundary, but before 1684 or after 2255, or -1 ns.
+		["assessment", {"facts": {"assessment": {"date_ns": -1, "date": "1969-12-31"}}}],
+		["assessment", assessed_on(-9000028800000000000)],
+		["assessment", assessed_on(9000028800000000000)],
+		["assessment", assessed_on(-9000028800000000000 - (10 * testdata.ns_per_day))],
+		["data_manifest", {"manifest": {"digest_tagged": short}}],
+		["data_manifest", {"manifest": {"digest_tagged": long}}],
+		["data_manifest", {"manifest": {"digest_tagged": shouting}}],
+		["data_manifest", {"manifest": {"digest_computed": short}}],
+		["data_manifest", {"manifest": {"digest_computed": long}}],
+		["data_manifest", {"manifest": {"digest_computed": shouting}}],
+		["data_manifest", {"manifest": {"content": {"manifest_version": 2}}}],
+		["data_manifest", {"manifest": {"content": {"manifest_version": 0}}}],
+		["scope", {"facts": {"regions": ["CN", "cn"]}}],
+		["labeling", {"facts": {"modalities": ["text", "TEXT"]}}],
+	]
+	every case in cases {
+		blocks_on(decision(testdata.patched(case[1])), case[0])
+	}
+}
+
+assessed_on(ns) := {"facts": {"assessment": {"date_ns": ns, "date": testdata.day_string(ns)}}}
+
+# now_ns outside the range time.date takes everywhere (±9e18 ns, exclusive),
+# or not an integer: every gate fails.
+test_now_outside_the_range_or_fractional_fails_every_gate if {
+	every ns in [-9100000000000000000, -9000000000000000000, 9000000000000000000] {
+		blocks_on(decision(testdata.patched({"now_ns": ns, "now": testdata.rfc3339_seconds(ns)})), "filing")
+	}
+	blocks_on(decision(testdata.patched({"now_ns": 0.5, "now": "1970-01-01T00:00:00Z"})), "filing")
+}
+
+# An entry of facts.errors that is not {tag: string, value: string}.
+test_an_ill_formed_fact_error_fails_every_gate if {
+	every errors in [[1], [{"tag": 1, "value": "x"}], [{"tag": "compliance.audience", "value": 1}]] {
+		d := decision(testdata.with_facts({"errors": errors}))
+		every gate in ["scope", "filing", "assessment", "labeling", "data_manifest"] {
+			blocks_on(d, gate)
+		}
+	}
+}
+
+test_ill_typed_settings_only_one_glance_line_sees_fail_their_gate if {
+	cases := [
+		["scope", {"scope": {"public_audiences": {"k": "public"}}}],
+		["scope", {"scope": {"regions": [1]}}],
+		["assessment", {"assessment": {"only_public_opinion": "false"}}],
+		["assessment", {"assessment": {"max_age_days": 365.5}}],
+		["labeling", {"labeling": {"required": ["explicit", "implicit"]}}],
+		["data_manifest", {"data_manifest": {"min_datasets": 1.5}}],
+		["data_manifest", {"data_manifest": {"min_datasets": "1"}}],
+		["data_manifest", {"data_manifest": {"min_datasets": -1}}],
+		["data_manifest", {"data_manifest": {"require_legitimate_source": "true"}}],
+		["data_manifest", {"data_manifest": {"require_personal_info_consent": "true"}}],
+		["data_manifest", {"data_manifest": {"require_quality_measures": "true"}}],
+		["data_manifest", {"data_manifest": {"labeling_duties": {"k": "rules_documented"}}}],
+	]
+	every case in cases {
+		blocks_on(decision_with(testdata.valid_input, testdata.config_with(case[1])), case[0])
+	}
+}
+
+# valid_input with a flaw-free difference the glance does not take (a null
+# filing id): it is examined field by field.
+off_glance(patch) := object.union(testdata.with_facts({"filing": {"id": null}}), patch)
+
+# Examined field by field, and nothing found malformed.
+well_formed_in_detail(doc, cfg) if {
+	not wellformed.wellformed_at_a_glance with input as doc with data.mlgate.config as cfg
+	count(wellformed.malformed) == 0 with input as doc with data.mlgate.config as cfg
+}
+
+# The bounds themselves are well-formed, also when examined field by field.
+test_values_at_their_bounds_are_well_formed_in_detail if {
+	well_formed_in_detail(off_glance({}), testdata.config)
+	every ns in [-8999999999999999999, 8999999999999999999] {
+		well_formed_in_detail(off_glance({"now_ns": ns, "now": testdata.rfc3339_seconds(ns)}), testdata.config)
+	}
+	well_formed_in_detail(off_glance({"facts": {"regions": ["CN"]}}), testdata.config)
+	well_formed_in_detail(off_glance({}), testdata.config_with({"assessment": {"max_age_days": 1}}))
+	well_formed_in_detail(off_glance({}), testdata.config_with({"data_manifest": {"min_datasets": 0}}))
+}
+
+# Content is judged only when the manifest is attached and parsed: otherwise
+# the gate says what is wrong with the manifest itself.
+test_leftover_content_of_an_unusable_manifest_is_not_judged if {
+	leftover := {"manifest_version": 2, "datasets": "zh-news-2024"}
+	unattached := decision(testdata.with_manifest({"attached": false, "content": leftover}))
+	codes(unattached, "data_manifest") == {"data_manifest.missing"}
+	unparsed := decision(testdata.with_manifest({"parse_error": "Expecting value: line 1 column 1", "content": leftover}))
+	codes(unparsed, "data_manifest") == {"data_manifest.not_json"}
+	invalid := decision(testdata.with_manifest({"schema_errors": ["datasets: not an array"], "content": leftover}))
+	codes(invalid, "data_manifest") == {"data_manifest.schema_invalid"}
 }

@@ -188,3 +188,14 @@ test_not_passed_with_future_date_is_only_not_passed if {
 		codes(doc) == {"assessment.not_passed"}
 	}
 }
+
+# On ill-formed input the gate reports input_invalid, and no date comparison
+# made with a time it cannot trust.
+test_a_future_date_under_a_malformed_now_is_only_input_invalid if {
+	tomorrow := testdata.today_ns + testdata.ns_per_day
+	doc := object.union(
+		testdata.with_facts({"assessment": {"date": testdata.day_string(tomorrow), "date_ns": tomorrow}}),
+		{"now": "garbage"},
+	)
+	codes(doc) == {"assessment.input_invalid"}
+}

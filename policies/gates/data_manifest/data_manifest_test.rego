@@ -148,7 +148,8 @@ test_consent_requirement_is_policy_data if {
 }
 
 test_quality_measures_missing if {
-	every measures in [[], ["", "  "]] {
+	# A measure under a key is not a list of measures.
+	every measures in [[], ["", "  "], {"k": "deduplication"}] {
 		codes(testdata.with_content({"quality_measures": measures})) == {"data_manifest.quality_measures_missing"}
 	}
 	codes_with(testdata.with_content({"quality_measures": []}), settings({"require_quality_measures": false})) == set()

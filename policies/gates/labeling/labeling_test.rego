@@ -120,3 +120,14 @@ test_explicit_tag_may_be_absent_when_not_required if {
 	codes_with(labels(null, true), cfg) == set()
 	codes_with(labels(null, null), cfg) == {"labeling.implicit_missing"}
 }
+
+# Label requirements that are not an object (input_invalid) read as "both labels
+# for every modality": disabled labels are still named, never an engine error.
+test_ill_typed_requirements_need_both_labels if {
+	cfg := testdata.config_with({"labeling": {"required": ["explicit"]}})
+	codes_with(labels(false, false), cfg) == {
+		"labeling.input_invalid",
+		"labeling.explicit_disabled",
+		"labeling.implicit_disabled",
+	}
+}
