@@ -138,7 +138,9 @@ def test_a_sample_of_the_shipped_policies_leaves_no_survivor(
 # The survivors of the mutation run reported in issue 15, each killed now (at least
 # `count` mutants of that line and mutation exist).
 ISSUE_15 = [
-    ("gates/assessment/assessment.rego", "expects_evidence", "delete line", 4),
+    # In date_in_future and expired: the only rules that still read it since the
+    # merge of h7-record (date_missing and report_missing no longer do).
+    ("gates/assessment/assessment.rego", "expects_evidence", "delete line", 2),
     ("gates/labeling/labeling.rego", 'needing.implicit != ""', "delete line", 2),
     ("main/main.rego", "every id in required_gates {", "every -> some", 2),
     ("main/main.rego", "some pattern in w.codes", "some -> every", 1),
