@@ -33,7 +33,9 @@ applies if data.mlgate.wellformed.malformed_text.assessment
 
 assessment := input.facts.assessment
 
-# Date and report are asked for unless the status already says it did not pass.
+# A missing date or report is always reported (every violation at once), but a date
+# in the future or too old is judged only when the status says passed: a failed or
+# pending assessment brings a new date, and a waiver of assessment.not_passed covers it.
 # A rule, not `not assessment.status in {...}`: OPA evaluates a negated call on an
 # absent field as undefined (regorus as true), and an absent status expects evidence.
 expects_evidence if not evidence_withheld
