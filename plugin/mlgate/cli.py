@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .commands.options import (  # noqa: F401 - re-exported for the command modules
+    DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,
     EngineChoice,
     EngineOpt,
@@ -27,8 +28,10 @@ from .commands.options import (  # noqa: F401 - re-exported for the command modu
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
+    RegistryTimeoutOpt,
     RegistryUriOpt,
     TrackingUriOpt,
+    seconds,
 )
 from .errors import InputError, MlgateError, one_line
 
@@ -142,6 +145,7 @@ def load_engine(
     from .policy import load_policy_dir
     from .runner import make_engine
 
+    seconds(opa_timeout, "--opa-timeout")
     policy_set = load_policy_dir(policies)
     eng = make_engine(
         engine.value, policy_set, opa_url=opa_url, opa_token=opa_token, timeout=opa_timeout
@@ -184,6 +188,7 @@ def check(
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
     opa_url: OpaUrlOpt = None,
@@ -207,6 +212,7 @@ def check(
         mlgate check --input examples/gate_input_blocked.json --format table
     """
     from .runner import attach_waivers, evaluate, load_gate_input, retarget
+    from .targets import validate_target
 
     kind = "stage" if stage else "alias"
     warnings: list[str] | None = None
@@ -215,8 +221,15 @@ def check(
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
         gate_input = load_gate_input(input_file)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
+        protected = policy_set.config.protected_aliases
         if target is not None:
+            validate_target(target, kind, protected)
             gate_input = retarget(gate_input, target, kind, policy_set.config)
+        else:  # the document's own target: the same rules as --target
+            request = gate_input.request
+            validate_target(
+                request.target, request.kind, protected, what=f"{input_file}: request.target"
+            )
     else:
         if model is None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE")
@@ -224,13 +237,19 @@ def check(
 
         ref = parse_version_ref(model, version)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
-        configure_cli_environment()
+        target_given = target is not None
+        if target is None:
+            target = policy_set.config.default_target
+        validate_target(
+            target,
+            kind,
+            policy_set.config.protected_aliases,
+            what="--target" if target_given else "policy data default_target",
+        )
+        configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
         registry = Registry(tracking_uri, registry_uri)
         _, gate_input = registry.gate_input(
-            ref,
-            target=target or policy_set.config.default_target,
-            kind=kind,
-            config=policy_set.config,
+            ref, target=target, kind=kind, config=policy_set.config
         )
         gate_input, warnings = attach_waivers(gate_input, policy_set)
     decision = evaluate(gate_input, eng, policy_set, warnings=warnings)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyError
+from .jsondoc import loads
 from .models import GATE_IDS, PolicyConfig, WaiverEntry
 
 DATA_FILE = "data.json"
@@ -235,7 +236,7 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
     data: dict[str, Any] = {}
     if DATA_FILE in files:
         try:
-            data = json.loads(files[DATA_FILE])
+            data = loads(files[DATA_FILE])  # strict: a duplicate key is refused
         except json.JSONDecodeError as exc:
             raise PolicyError(
                 f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}"

@@ -42,7 +42,13 @@ from ..cli import (
     policy_app,
 )
 from ..errors import InputError
-from .options import DecisionLogOpt, TrackingUriOpt
+from .options import (
+    DEFAULT_REGISTRY_TIMEOUT,
+    DecisionLogOpt,
+    RegistryTimeoutOpt,
+    TrackingUriOpt,
+    seconds,
+)
 
 if TYPE_CHECKING:
     from ..audit import AuditResult, Flip, ImpactResult
@@ -205,6 +211,7 @@ def _append_step_summary(text: str) -> None:
 def audit_command(
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     decision_log: DecisionLogOpt = None,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
@@ -235,7 +242,7 @@ def audit_command(
     from ..evidence import Registry, configure_cli_environment
 
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     log, missing = open_log(decision_log, registry)
     try:
@@ -422,6 +429,7 @@ def policy_impact(
     output: OutputOpt = None,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     workers: WorkersOpt = None,
 ) -> None:
     """List the decisions that flip between the policies at two git revisions.
@@ -451,7 +459,7 @@ def policy_impact(
     base_set = load_policy_at(base, directory)
     head_set = load_policy_at(head, directory)
     engines = (make_engine("embedded", base_set), make_engine("embedded", head_set))
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     with progress_bar("policy impact") as progress:
         result = impact(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..cli import (
+    DEFAULT_REGISTRY_TIMEOUT,
     EXIT_ALLOWED,
     EngineChoice,
     EngineOpt,
@@ -25,13 +26,14 @@ from ..cli import (
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
+    RegistryTimeoutOpt,
     RegistryUriOpt,
     app,
     guarded,
     load_engine,
     report,
 )
-from .options import DecisionLogOpt, TrackingUriOpt
+from .options import DecisionLogOpt, TrackingUriOpt, seconds
 
 if TYPE_CHECKING:
     from ..evidence import Evidence, Registry, VersionRef
@@ -145,6 +147,7 @@ def promote_command(
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     decision_log: DecisionLogOpt = None,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
@@ -167,11 +170,13 @@ def promote_command(
         mlgate promote chatbot 3 --alias production
     """
     from ..evidence import Registry, configure_cli_environment, parse_version_ref, validate_alias
+    from ..targets import validate_target
 
     ref = parse_version_ref(model, version)
     validate_alias(alias)
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
-    configure_cli_environment()
+    validate_target(alias, "alias", policy_set.config.protected_aliases, what="--alias")
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     result = promote(
         registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
@@ -212,6 +217,7 @@ def manifest_attach(
     ],
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
 ) -> None:
     """Validate FILE, log it as the version's manifest artifact and tag its digest.
 
@@ -233,7 +239,7 @@ def manifest_attach(
 
     ref = parse_version_ref(model, version)
     load_manifest_file(file)  # refuse a bad file before touching the registry
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     evidence, digest = registry.attach_manifest(ref, file)
     typer.echo(
