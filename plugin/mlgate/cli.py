@@ -34,6 +34,7 @@ from .commands.options import (  # noqa: F401 - re-exported for the command modu
     seconds,
 )
 from .errors import InputError, MlgateError, one_line
+from .textsafe import printable
 
 app = typer.Typer(
     name="mlgate",
@@ -89,7 +90,7 @@ def guarded(fn: F) -> F:
 def _fail(exc: BaseException, line: str) -> None:
     if _state["debug"]:
         traceback.print_exception(exc)
-    typer.echo(f"mlgate: error: {line}", err=True)
+    typer.echo(f"mlgate: error: {printable(line)}", err=True)
     raise typer.Exit(EXIT_ERROR)
 
 

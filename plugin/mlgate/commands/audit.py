@@ -42,6 +42,7 @@ from ..cli import (
     policy_app,
 )
 from ..errors import InputError
+from ..textsafe import printable
 from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,
@@ -326,7 +327,7 @@ def render_impact_table(result: ImpactResult, header: str) -> str:
         lines += ["", f"FLIP {_subject(flip)}: {flip.direction}"]
         lines += [f"  + {v.code}  {single_line(v.message)}" for v in flip.added]
         lines += [f"  - {v.code}  {single_line(v.message)}" for v in flip.removed]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def render_impact_markdown(result: ImpactResult, header: str) -> str:
@@ -352,7 +353,7 @@ def render_impact_markdown(result: ImpactResult, header: str) -> str:
             lines.append(
                 f"| {md_text(_subject(flip))} | **{flip.direction}** | {added} | {removed} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def render_impact_json(result: ImpactResult, refs: tuple[str, str], label: str) -> str:
