@@ -212,7 +212,7 @@ def check(
 
         mlgate check --input examples/gate_input_blocked.json --format table
     """
-    from .runner import attach_waivers, evaluate, load_gate_input, retarget
+    from .runner import attach_waivers, evaluate
     from .targets import validate_target
 
     kind = "stage" if stage else "alias"
@@ -220,17 +220,8 @@ def check(
     if input_file is not None:
         if model is not None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
-        gate_input = load_gate_input(input_file)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
-        protected = policy_set.config.protected_aliases
-        if target is not None:
-            validate_target(target, kind, protected)
-            gate_input = retarget(gate_input, target, kind, policy_set.config)
-        else:  # the document's own target: the same rules as --target
-            request = gate_input.request
-            validate_target(
-                request.target, request.kind, protected, what=f"{input_file}: request.target"
-            )
+        gate_input = input_document(input_file, policy_set, target, kind)
     else:
         if model is None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE")
@@ -255,6 +246,29 @@ def check(
         gate_input, warnings = attach_waivers(gate_input, policy_set)
     decision = evaluate(gate_input, eng, policy_set, warnings=warnings)
     raise typer.Exit(report([decision], fmt, output))
+
+
+def input_document(
+    input_file: Path, policy_set: Any, target: str | None, kind: str
+) -> Any:
+    """``check --input``: the gate input document in ``input_file``, ready to evaluate.
+
+    Everything ``check --input`` does to a document before the engine sees it happens
+    here (tests/test_fuzz.py drives this function with mutated documents): read it
+    strictly, validate it, validate the target (``--target`` or the document's own) and
+    retarget. :class:`InputError` for anything wrong, one line naming file and field.
+    """
+    from .runner import load_gate_input, retarget
+    from .targets import validate_target
+
+    protected = policy_set.config.protected_aliases
+    gate_input = load_gate_input(input_file)
+    if target is not None:
+        validate_target(target, kind, protected)
+        return retarget(gate_input, target, kind, policy_set.config)
+    request = gate_input.request  # the document's own target: the same rules as --target
+    validate_target(request.target, request.kind, protected, what=f"{input_file}: request.target")
+    return gate_input
 
 
 # Register the other command groups (import-light modules).
