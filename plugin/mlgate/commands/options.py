@@ -61,7 +61,7 @@ RegistryTimeoutOpt = Annotated[
         envvar="MLGATE_REGISTRY_TIMEOUT",
         help=(
             "Give up when an HTTP tracking server has not answered a request within this "
-            "many seconds, retries included (MLFLOW_HTTP_REQUEST_TIMEOUT and "
+            "many seconds, retries included; default 15 (MLFLOW_HTTP_REQUEST_TIMEOUT and "
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES, when set, take precedence)."
         ),
     ),
