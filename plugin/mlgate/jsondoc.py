@@ -45,10 +45,6 @@ MAX_DEPTH = 64
 # replaying a logged decision must not trip over the few levels around it.
 GATE_INPUT_MAX_DEPTH = MAX_DEPTH + 8
 
-# Strings (with their escapes) and then everything but brackets: what the depth scan sees.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_INNERMOST = re.compile(r"\[\]|\{\}")
 # A \uD800-\uDFFF escape: a candidate lone surrogate (confirmed after parsing).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -71,8 +67,6 @@ def canonical(document: Any) -> bytes:
 
 def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     """:func:`json.loads`, strict: :class:`DocumentError` for everything the module doc lists."""
-    _check_depth(text, max_depth)
-
     def reject_constant(token: str) -> Any:
         raise DocumentError(f"{token} is not a JSON value", text, max(text.find(token), 0))
 
@@ -105,13 +99,17 @@ def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
             parse_float=finite,
             object_pairs_hook=unique_keys,
         )
-    except RecursionError as exc:  # the depth scan should have caught it; never a crash
-        raise DocumentError(f"nested more than {max_depth} levels deep", text, 0) from exc
+    except RecursionError as exc:  # the standard library's limit, near 1,000 levels
+        raise DocumentError(
+            f"nested more than {max_depth} levels deep", text, _deep_position(text, max_depth)
+        ) from exc
     except json.JSONDecodeError:  # DocumentError included
         raise
     except ValueError as exc:  # int() of more than 4,300 digits
         reason = str(exc).split(":")[0]
         raise DocumentError(f"number too large ({reason})", text, 0) from exc
+    if isinstance(document, (dict, list)):
+        _check_depth(document, text, max_depth)
     match = _SURROGATE_ESCAPE.search(text)
     if match is not None and not _encodable(document):
         raise DocumentError(
@@ -149,24 +147,27 @@ def describe(exc: json.JSONDecodeError) -> str:
     return f"{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
 
 
-def _check_depth(text: str, max_depth: int) -> None:
-    """Refuse nesting deeper than ``max_depth`` before the recursive parser sees it.
+def _check_depth(document: Any, text: str, max_depth: int) -> None:
+    """Refuse a parsed document nested deeper than ``max_depth``.
 
-    Strings are blanked out (a ``[`` inside a string is text), then innermost ``[]``/``{}``
-    pairs are removed level by level: at most ``max_depth`` regex passes, each linear.
-    Unbalanced brackets are left for the parser to report.
+    Counted on the parsed document (a bracket inside a string is text, and no scan of
+    the text can be fooled by one), containers only, iteratively; skipped when the text
+    does not hold that many brackets at all. The standard library's own limit (about
+    1,000 levels, a RecursionError) is caught by :func:`loads` before this runs.
     """
     if text.count("[") + text.count("{") <= max_depth:
         return
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    for _ in range(max_depth):
-        brackets, removed = _INNERMOST.subn("", brackets)
-        if not brackets or not removed:
-            return
-    if _INNERMOST.search(brackets):
-        raise DocumentError(
-            f"nested more than {max_depth} levels deep", text, _deep_position(text, max_depth)
-        )
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise DocumentError(
+                f"nested more than {max_depth} levels deep",
+                text,
+                _deep_position(text, max_depth),
+            )
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
 def _deep_position(text: str, max_depth: int) -> int:
