@@ -346,6 +346,10 @@ def test_loads_raises_document_errors_only() -> None:
     for text in ('{"a": 1, "a": 2}', _deep(MAX_DEPTH + 1), '"\\udc00"', "1" * 5000, "-1e999"):
         with pytest.raises(DocumentError):
             loads(text)
+    # Brackets inside a string are text: they neither hide nor add depth.
+    with pytest.raises(DocumentError):
+        loads('[[["]]]]]]]]", ' + _deep(MAX_DEPTH) + "]]]")
+    assert loads('["' + "[" * 500 + '"]') == ["[" * 500]
     assert loads(_deep(MAX_DEPTH)) is not None
     assert loads('"\\ud83d\\ude00"') == "\U0001f600"  # a surrogate pair is a character
     assert loads('"\\\\ud800"') == "\\ud800"  # an escaped backslash, not an escape
