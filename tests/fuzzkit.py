@@ -148,7 +148,8 @@ def manifest_reasons(document: Any) -> list[str]:
     except RecursionError:
         reasons.append("manifest too deep to validate")
     version = document.get("manifest_version")
-    if type(version) is not int or version != 1:
+    # JSON has one number type: 1.0 is the number 1 (as JSON Schema's const says).
+    if isinstance(version, bool) or not isinstance(version, (int, float)) or version != 1:
         reasons.append("manifest_version is not 1")
     datasets = document.get("datasets")
     if not isinstance(datasets, list) or not datasets:
@@ -337,7 +338,8 @@ def tag_readings(tags: dict[str, str]) -> list[tuple[dict[str, str], list[tuple[
     alone: dict[str, str] = {}
     contradictions: list[tuple[str, str]] = []
     for known, entries in by_key.items():
-        meanings = {_meaning(parse_tag(known, v)) for _, v in entries}
+        # A blank value says nothing (contract: null for absent), so it disagrees with none.
+        meanings = {_meaning(p) for _, v in entries if (p := parse_tag(known, v)) is not None}
         if len(meanings) > 1:
             contradictions.append((_gate_of(known), f"look-alike tag keys disagree on {known}"))
         real = [v for k, v in entries if k == known]
