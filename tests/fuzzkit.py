@@ -216,12 +216,14 @@ def _waived(gate: str, waived: set[str]) -> bool:
 
 def view_reasons(view: View, waived: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
     """The contract's reasons to block a protected promotion of ``view``."""
-    reasons = [f"contradiction: {what}" for gate, what in view.contradictions
-               if not _waived(gate, waived)]
     decided = view.audience in AUDIENCES and _valid_regions(view.regions)
+    in_scope = not decided or (view.audience == "public" and "CN" in view.regions)
+    # A contradiction matters where its fact is required: scope facts always, the
+    # others when the version is in scope (or scope is undecidable).
+    reasons = [f"contradiction: {what}" for gate, what in view.contradictions
+               if gate == "scope" or (in_scope and gate in GATES and not _waived(gate, waived))]
     if not decided:
         reasons.append("scope: audience or regions missing or invalid")
-    in_scope = not decided or (view.audience == "public" and "CN" in view.regions)
     if not in_scope:
         return reasons
     if not _waived("filing", waived) and not (
@@ -440,14 +442,16 @@ def gate_input_reasons(document: Any, target: str | None = None) -> tuple[bool, 
         reasons.append("contradiction: request.enforcement is not deny for a protected target")
     now = _rfc3339(document.get("now"))
     now_ns = document.get("now_ns")
+    timing = []  # the evaluation time matters to the assessment's age (in scope)
     if now is None:
-        reasons.append("now is not an RFC 3339 time")
+        timing.append(("assessment", "now is not an RFC 3339 time"))
     elif type(now_ns) is not int or abs(now_ns - int(now.timestamp() * 1e9)) >= 1_000_000_000:
-        reasons.append("contradiction: now_ns is not now")
+        timing.append(("assessment", "now_ns is not now"))
     facts = document.get("facts")
     if not isinstance(facts, dict):
         return protected, [*reasons, "facts is not an object"]
     view = _view_from_facts(facts, now)
+    view.contradictions += timing
     raw = document.get("tags", {})
     tags = raw if isinstance(raw, dict) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
