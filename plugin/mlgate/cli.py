@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .commands.options import (  # noqa: F401 - re-exported for the command modules
+    DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,
     EngineChoice,
     EngineOpt,
@@ -27,13 +28,16 @@ from .commands.options import (  # noqa: F401 - re-exported for the command modu
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
+    RegistryTimeoutOpt,
     RegistryUriOpt,
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
     sarif_options,
+    seconds,
 )
 from .errors import InputError, MlgateError, one_line
+from .textsafe import printable
 
 app = typer.Typer(
     name="mlgate",
@@ -89,7 +93,7 @@ def guarded(fn: F) -> F:
 def _fail(exc: BaseException, line: str) -> None:
     if _state["debug"]:
         traceback.print_exception(exc)
-    typer.echo(f"mlgate: error: {line}", err=True)
+    typer.echo(f"mlgate: error: {printable(line)}", err=True)
     raise typer.Exit(EXIT_ERROR)
 
 
@@ -152,6 +156,7 @@ def load_engine(
     from .policy import load_policy_dir
     from .runner import make_engine
 
+    seconds(opa_timeout, "--opa-timeout")
     policy_set = load_policy_dir(policies)
     eng = make_engine(
         engine.value, policy_set, opa_url=opa_url, opa_token=opa_token, timeout=opa_timeout
@@ -194,6 +199,7 @@ def check(
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
     opa_url: OpaUrlOpt = None,
@@ -218,18 +224,17 @@ def check(
 
         mlgate check --input examples/gate_input_blocked.json --format table
     """
-    from .runner import attach_waivers, evaluate, load_gate_input, retarget
+    from .runner import attach_waivers, evaluate
+    from .targets import validate_target
 
     kind = "stage" if stage else "alias"
     warnings: list[str] | None = None
     if input_file is not None:
         if model is not None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
-        gate_input = load_gate_input(input_file)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
         formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
-        if target is not None:
-            gate_input = retarget(gate_input, target, kind, policy_set.config)
+        gate_input = input_document(input_file, policy_set, target, kind)
     else:
         if model is None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE")
@@ -238,17 +243,46 @@ def check(
         ref = parse_version_ref(model, version)
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
         formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
-        configure_cli_environment()
+        target_given = target is not None
+        if target is None:
+            target = policy_set.config.default_target
+        validate_target(
+            target,
+            kind,
+            policy_set.config.protected_aliases,
+            what="--target" if target_given else "policy data default_target",
+        )
+        configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
         registry = Registry(tracking_uri, registry_uri)
         _, gate_input = registry.gate_input(
-            ref,
-            target=target or policy_set.config.default_target,
-            kind=kind,
-            config=policy_set.config,
+            ref, target=target, kind=kind, config=policy_set.config
         )
         gate_input, warnings = attach_waivers(gate_input, policy_set)
     decision = evaluate(gate_input, eng, policy_set, warnings=warnings)
     raise typer.Exit(report([decision], fmt, output, formatting))
+
+
+def input_document(
+    input_file: Path, policy_set: Any, target: str | None, kind: str
+) -> Any:
+    """``check --input``: the gate input document in ``input_file``, ready to evaluate.
+
+    Everything ``check --input`` does to a document before the engine sees it happens
+    here (tests/test_fuzz.py drives this function with mutated documents): read it
+    strictly, validate it, validate the target (``--target`` or the document's own) and
+    retarget. :class:`InputError` for anything wrong, one line naming file and field.
+    """
+    from .runner import load_gate_input, retarget
+    from .targets import validate_target
+
+    protected = policy_set.config.protected_aliases
+    gate_input = load_gate_input(input_file)
+    if target is not None:
+        validate_target(target, kind, protected)
+        return retarget(gate_input, target, kind, policy_set.config)
+    request = gate_input.request  # the document's own target: the same rules as --target
+    validate_target(request.target, request.kind, protected, what=f"{input_file}: request.target")
+    return gate_input
 
 
 # Register the other command groups (import-light modules).

@@ -46,9 +46,10 @@ from .facts import (
     parse_facts,
     sha256_hex,
 )
-from .jsondoc import loads
+from .jsondoc import describe, loads
 from .models import Decision, GateInput, ModelRef, PolicyConfig, Request
 from .runner import enforcement_for, now_rfc3339
+from .targets import validate_alias  # noqa: F401 - re-exported for the commands
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -65,31 +66,60 @@ POLICY_REVISION_TAG = "mlgate.policy_revision"
 CHECKED_AT_TAG = "mlgate.checked_at"
 
 # MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per
-# request by default: minutes before an unreachable registry is reported. A gate in a CI
-# job should say so within seconds. Set for the CLI process only, and only where the user
-# has not chosen values (names from mlflow/environment_variables.py).
-HTTP_BOUNDS: dict[str, str] = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-}
+# attempt by default: minutes before an unreachable or hung registry is reported. A gate
+# in a CI job must say so within seconds (``--registry-timeout``, default 15 s, retries
+# included). Set for the CLI process only, and only where the user has not chosen values
+# (names from mlflow/environment_variables.py; MLflow parses the timeout and the backoff
+# factor as integers).
+DEFAULT_REGISTRY_TIMEOUT = 15
+REGISTRY_RETRIES = 1  # one retry for a dropped connection or a 503; urllib3 makes it at once
+
+
+def http_bounds(timeout: int = DEFAULT_REGISTRY_TIMEOUT) -> dict[str, str]:
+    """MLflow HTTP settings under which a request gives up within ``timeout`` seconds."""
+    retries = REGISTRY_RETRIES if timeout >= 2 else 0
+    return {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries),
+        # urllib3 2 does not wait before the first retry; the factor only matters to
+        # users who raise the retries themselves.
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, timeout // (retries + 1))),
+    }
+
+
+HTTP_BOUNDS: dict[str, str] = http_bounds()
+
+
+def answer_deadline(environ: MutableMapping[str, str] | None = None) -> int:
+    """Seconds a hung server is waited for under the current settings, retries included."""
+    env = os.environ if environ is None else environ
+    try:
+        per_attempt = int(env.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "120"))
+        retries = int(env.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"))
+    except ValueError:
+        return 0
+    return per_attempt * (retries + 1)
+
 
 _LOGGED_MODEL_SOURCE = re.compile(r"^models:/(m-[^/@]+)/*$")
 _REGISTERED_SOURCE = re.compile(r"^models:/([^/]+)/(\d+)/*$")
 _VERSION = re.compile(r"^[1-9][0-9]*$")
-_ALIAS = re.compile(r"^[\w-]{1,255}$")
-_RESERVED_ALIAS = re.compile(r"^(latest|[vV]\d+)$", re.IGNORECASE)
 
 
-def configure_cli_environment(environ: MutableMapping[str, str] | None = None) -> None:
-    """Bound MLflow's HTTP retries and quiet its INFO logging, unless the user set them.
+def configure_cli_environment(
+    environ: MutableMapping[str, str] | None = None,
+    *,
+    timeout: int = DEFAULT_REGISTRY_TIMEOUT,
+) -> None:
+    """Bound MLflow's HTTP waits to ``timeout`` s and quiet its INFO logging, unless the
+    user set them.
 
     Call before the first MLflow import in a CLI process; library callers (the server
     plugin) keep MLflow's own settings.
     """
     env = os.environ if environ is None else environ
-    for name, value in HTTP_BOUNDS.items():
+    for name, value in http_bounds(timeout).items():
         if not env.get(name, "").strip():  # unset or empty: MLflow cannot parse ""
             env[name] = value
     # "Creating initial MLflow database tables..." and friends are noise on a report.
@@ -189,17 +219,6 @@ def parse_version_ref(model: str, version: str | None) -> VersionRef:
     return VersionRef(model=name, alias=validate_alias(alias, what=f"{model!r}: alias"))
 
 
-def validate_alias(alias: str, *, what: str = "--alias") -> str:
-    """An alias MLflow accepts (letters, digits, ``_``, ``-``; not ``latest`` or ``v<N>``)."""
-    if not _ALIAS.match(alias):
-        raise InputError(
-            f"{what} {alias!r}: an alias is 1-255 letters, digits, '_' or '-', e.g. production"
-        )
-    if _RESERVED_ALIAS.match(alias):
-        raise InputError(f"{what} {alias!r}: 'latest' and 'v<number>' are reserved by MLflow")
-    return alias
-
-
 # --------------------------------------------------------------------------- manifests
 
 
@@ -212,9 +231,11 @@ def load_manifest_file(path: str | Path) -> bytes:
     try:
         document = loads(content.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON: not UTF-8 text ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+        raise InputError(
+            f"{path}: not valid JSON: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
+    except json.JSONDecodeError as exc:  # jsondoc.DocumentError too: duplicate key, depth
+        raise InputError(f"{path}:{describe(exc)}") from exc
     errors = manifest_errors(document)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -432,6 +453,11 @@ class Registry:
             code == "INVALID_PARAMETER_VALUE" and "not found" in text
         ):
             return RegistryError(f"{what}: not found in registry {self.where}")
+        if "timed out" in text.lower():  # read or connect timeout: the server is hung
+            return RegistryError(
+                f"registry {self.where}: no answer within {answer_deadline()} s ({what}); "
+                "raise --registry-timeout (MLGATE_REGISTRY_TIMEOUT) if it is only slow"
+            )
         if "Max retries exceeded" in text or "Failed to establish" in text:
             retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
             return RegistryError(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyError
+from .jsondoc import loads
 from .models import GATE_IDS, PolicyConfig, WaiverEntry
 
 DATA_FILE = "data.json"
@@ -289,7 +290,7 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
             "the gates do not run on defaults nobody wrote down"
         )
     try:
-        data_file = json.loads(files[DATA_FILE])
+        data_file = loads(files[DATA_FILE])  # strict: a duplicate key is refused
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
     config = load_config(data_file, f"{root}/{DATA_FILE}")

@@ -8,7 +8,6 @@ gate, an unknown status or an inconsistent ``allowed`` is an :class:`EngineError
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 import uuid
@@ -19,7 +18,7 @@ from typing import Any
 
 from .engine.base import Engine
 from .errors import EngineError, InputError
-from .jsondoc import canonical, loads
+from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .models import (
     GATE_IDS,
     Decision,
@@ -88,14 +87,7 @@ def load_gate_input(path: str | Path) -> GateInput:
     """Read and validate a gate input document; :class:`InputError` names file and field."""
     from pydantic import ValidationError
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        document = loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+    document = read_document(path, max_depth=GATE_INPUT_MAX_DEPTH)
     try:
         # Strict: "on", "yes" or 1 for a boolean fact is not what Python writes; lax
         # pydantic would turn it into true before the engine sees it.

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from fnmatch import fnmatchcase
 
 from .errors import PolicyError
+from .jsondoc import loads
 from .models import Waiver, WaiverConfig, WaiverEntry
 
 
@@ -26,8 +27,8 @@ def parse_waivers(text: str, where: str, config: WaiverConfig, today: date) -> l
     from .models import WaiverFile
 
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
+        document = loads(text)
+    except json.JSONDecodeError as exc:  # jsondoc.DocumentError too: duplicate key, depth
         raise PolicyError(f"{where}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
     try:
         entries = WaiverFile.model_validate(document).waivers

@@ -42,12 +42,16 @@ from ..cli import (
     policy_app,
 )
 from ..errors import InputError
+from ..textsafe import printable
 from .options import (
+    DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,
+    RegistryTimeoutOpt,
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
     sarif_options,
+    seconds,
 )
 
 if TYPE_CHECKING:
@@ -228,6 +232,7 @@ def _append_step_summary(text: str) -> None:
 def audit_command(
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     decision_log: DecisionLogOpt = None,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
@@ -262,7 +267,7 @@ def audit_command(
 
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
     formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     log, missing = open_log(decision_log, registry)
     try:
@@ -346,7 +351,7 @@ def render_impact_table(result: ImpactResult, header: str) -> str:
         lines += ["", f"FLIP {_subject(flip)}: {flip.direction}"]
         lines += [f"  + {v.code}  {single_line(v.message)}" for v in flip.added]
         lines += [f"  - {v.code}  {single_line(v.message)}" for v in flip.removed]
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def render_impact_markdown(result: ImpactResult, header: str) -> str:
@@ -372,7 +377,7 @@ def render_impact_markdown(result: ImpactResult, header: str) -> str:
             lines.append(
                 f"| {md_text(_subject(flip))} | **{flip.direction}** | {added} | {removed} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def render_impact_json(result: ImpactResult, refs: tuple[str, str], label: str) -> str:
@@ -449,6 +454,7 @@ def policy_impact(
     output: OutputOpt = None,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     workers: WorkersOpt = None,
 ) -> None:
     """List the decisions that flip between the policies at two git revisions.
@@ -478,7 +484,7 @@ def policy_impact(
     base_set = load_policy_at(base, directory)
     head_set = load_policy_at(head, directory)
     engines = (make_engine("embedded", base_set), make_engine("embedded", head_set))
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     with progress_bar("policy impact") as progress:
         result = impact(

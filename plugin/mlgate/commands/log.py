@@ -12,6 +12,7 @@ import typer
 
 from ..cli import OutputOpt, app, emit, guarded
 from ..errors import InputError
+from ..textsafe import printable
 from .options import DecisionLogOpt, TrackingUriOpt
 
 if TYPE_CHECKING:
@@ -217,7 +218,9 @@ def render_table(entries: list[LogEntry], url: str) -> str:
     for entry in entries:
         lines.extend(_entry_lines(entry))
         lines.append("")
-    return "\n".join(lines)
+    # Model names, actors, targets and messages quote tag values: user input that must
+    # not reach a terminal as escape sequences or fake a line of the log.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _entry_lines(entry: LogEntry) -> list[str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from ..errors import InputError
 
 if TYPE_CHECKING:
     from ..policy import PolicySet
@@ -51,6 +54,32 @@ OpaTimeoutOpt = Annotated[
     float,
     typer.Option("--opa-timeout", envvar="MLGATE_OPA_TIMEOUT", help="Seconds per OPA request."),
 ]
+# The same number as mlgate.evidence.DEFAULT_REGISTRY_TIMEOUT (a test holds them equal);
+# not imported from there, so that `mlgate --help` does not load the evidence module.
+DEFAULT_REGISTRY_TIMEOUT = 15
+RegistryTimeoutOpt = Annotated[
+    int,
+    typer.Option(
+        "--registry-timeout",
+        envvar="MLGATE_REGISTRY_TIMEOUT",
+        help=(
+            "Give up when an HTTP tracking server has not answered a request within this "
+            "many seconds, retries included; default 15 (MLFLOW_HTTP_REQUEST_TIMEOUT and "
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES, when set, take precedence)."
+        ),
+    ),
+]
+
+
+def seconds(value: float, option: str) -> float:
+    """A timeout option's value when it is a positive finite number; else InputError.
+
+    Checked in the command, not by click, so that the error is one line (exit 2):
+    ``nan`` parses as a float and would otherwise reach an HTTP library.
+    """
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{option} {value}: expected a positive number of seconds, e.g. 5")
+    return value
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
 OutputOpt = Annotated[
     Path | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -17,7 +18,7 @@ from ..cli import (
     policy_app,
 )
 from ..errors import InputError
-from .options import EngineChoice
+from .options import EngineChoice, seconds
 
 
 @policy_app.command("test")
@@ -55,6 +56,11 @@ def policy_test(
     from ..policy import load_policy_dir
     from ..policytest import run_tests
 
+    if run is not None:
+        try:
+            re.compile(run)
+        except re.error as exc:
+            raise InputError(f"--run {run!r}: not a regular expression: {exc}") from exc
     policy_set = load_policy_dir(policies)
     report = run_tests(policy_set, coverage=coverage, pattern=run, engine=engine.value)
     if not report.results:
@@ -129,6 +135,7 @@ def policy_push(
 
     if not opa_url:
         raise InputError("policy push needs --opa-url or MLGATE_OPA_URL")
+    seconds(opa_timeout, "--opa-timeout")
     policy_set = load_policy_dir(policies)
     uploaded = push_policies(opa_url, policy_set, token=opa_token, timeout=opa_timeout)
     typer.echo(f"pushed {len(uploaded)} module(s) and data to {opa_url}")

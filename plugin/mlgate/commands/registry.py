@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..cli import (
+    DEFAULT_REGISTRY_TIMEOUT,
     EXIT_ALLOWED,
     EngineChoice,
     EngineOpt,
@@ -26,6 +27,7 @@ from ..cli import (
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
+    RegistryTimeoutOpt,
     RegistryUriOpt,
     app,
     guarded,
@@ -38,6 +40,7 @@ from .options import (
     SarifWaivedOpt,
     TrackingUriOpt,
     sarif_options,
+    seconds,
 )
 
 if TYPE_CHECKING:
@@ -208,6 +211,7 @@ def promote_command(
     ] = False,
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
     decision_log: DecisionLogOpt = None,
     policies: PoliciesOpt = None,
     engine: EngineOpt = EngineChoice.embedded,
@@ -234,18 +238,20 @@ def promote_command(
         mlgate promote chatbot 3 --alias production
     """
     from ..evidence import Registry, configure_cli_environment, parse_version_ref, validate_alias
+    from ..targets import validate_target
 
     ref = parse_version_ref(model, version)
     validate_alias(alias)
     policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
     formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
-    configure_cli_environment()
+    validate_target(alias, "alias", policy_set.config.protected_aliases, what="--alias")
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     if not dry_run:
         record = _server_record(registry, decision_log)
         if record is not None:
             decision = promote_on_server(registry, ref, alias, record)
-            raise typer.Exit(report([decision], fmt, output))
+            raise typer.Exit(report([decision], fmt, output, formatting))
     result = promote(
         registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
     )
@@ -307,6 +313,7 @@ def manifest_attach(
     tracking_uri: TrackingUriOpt = None,
     registry_uri: RegistryUriOpt = None,
     policies: PoliciesOpt = None,
+    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
 ) -> None:
     """Validate FILE, log it as the version's manifest artifact and tag its digest.
 
@@ -331,7 +338,7 @@ def manifest_attach(
     ref = parse_version_ref(model, version)
     load_manifest_file(file)  # refuse a bad file before touching the registry
     config = load_policy_dir(policies).config  # its protected aliases and stages
-    configure_cli_environment()
+    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
     evidence, digest = registry.attach_manifest(ref, file, config)
     typer.echo(

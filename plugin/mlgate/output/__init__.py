@@ -2,6 +2,11 @@
 
 Each module in this package exposes ``render(decisions: list[Decision]) -> str``; the
 registry maps a format name to its module so nothing imports a formatter it does not use.
+
+Formats read by people on a terminal or a web page (table, markdown, github) get every
+text field through :func:`mlgate.textsafe.printable` first: a tag value holding an
+escape sequence must not recolour, erase or fake a line of a report. json, junit and
+sarif escape by their own syntax and carry the text as it is.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from importlib import import_module
 from typing import Any
 
 from ..models import Decision
+from ..textsafe import printable
 
 FORMATS: dict[str, str] = {
     "table": "table",
@@ -21,8 +27,28 @@ FORMATS: dict[str, str] = {
 }
 
 
+HUMAN_FORMATS = frozenset({"table", "markdown", "github"})
+
+
 def render(name: str, decisions: list[Decision], **options: Any) -> str:
     """Render with the named format; ``options`` go to formats that take them (table:
     ``color``)."""
     module = import_module(f"{__name__}.{FORMATS[name]}")
+    if name in HUMAN_FORMATS:
+        decisions = [safe_text(d) for d in decisions]
     return module.render(decisions, **options)
+
+
+def safe_text(decision: Decision) -> Decision:
+    """``decision`` with control and format characters in every string made visible."""
+    return Decision.model_validate(_printable(decision.model_dump()))
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    return value
