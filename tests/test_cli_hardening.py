@@ -302,7 +302,11 @@ def _escaped_input(tmp_path: Path) -> Path:
     doc = json.loads(BLOCKED.read_text(encoding="utf-8"))
     doc["facts"]["audience"] = None
     doc["facts"]["errors"] = [
-        {"tag": "compliance.audience", "value": ESC, "expected": "one of public"}
+        {
+            "tag": "compliance.audience",
+            "value": ESC,
+            "expected": "one of public, enterprise, internal, research",
+        }
     ]
     doc["tags"]["compliance.audience"] = ESC
     return _write(tmp_path, "escapes.json", json.dumps(doc))
