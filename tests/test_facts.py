@@ -130,3 +130,26 @@ def test_serialised_document_is_the_models_json_dump() -> None:
             document, text, _ = serialise(case)
             assert document == case.model_dump(mode="json")
             assert text.encode() == canonical(case.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(
+    "look_alike", ["COMPLIANCE.audience", "compliance.AUDIENCE", "compliánce.audience",
+                   "compliance.audience ", "compliance\u200b.audience"],
+)
+def test_a_look_alike_key_beside_a_fact_tag_makes_the_fact_invalid(look_alike: str) -> None:
+    # Contract section 7: a key that normalises to a compliance key is evidence too. With
+    # both spellings present the registry database's collation decides which one a reader
+    # sees, so neither is believed (before: the exact key won and the gate passed).
+    tags = {"compliance.audience": "public", look_alike: "research"}
+    facts, _ = parse_facts(tags)
+    assert facts.audience is None
+    [error] = facts.errors
+    assert error.tag == "compliance.audience"
+    assert error.value == "research"
+    assert repr(look_alike) in error.expected
+
+
+def test_a_look_alike_key_alone_is_not_read_as_the_fact() -> None:
+    facts, _ = parse_facts({"COMPLIANCE.AUDIENCE": "public"})
+    assert facts.audience is None
+    assert [e.tag for e in facts.errors] == ["compliance.audience"]

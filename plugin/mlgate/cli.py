@@ -272,7 +272,7 @@ def input_document(
     strictly, validate it, validate the target (``--target`` or the document's own) and
     retarget. :class:`InputError` for anything wrong, one line naming file and field.
     """
-    from .runner import load_gate_input, retarget
+    from .runner import check_enforcement_claim, load_gate_input, retarget
     from .targets import validate_target
 
     protected = policy_set.config.protected_aliases
@@ -282,6 +282,10 @@ def input_document(
         return retarget(gate_input, target, kind, policy_set.config)
     request = gate_input.request  # the document's own target: the same rules as --target
     validate_target(request.target, request.kind, protected, what=f"{input_file}: request.target")
+    try:
+        check_enforcement_claim(gate_input, policy_set.config)
+    except InputError as exc:
+        raise InputError(f"{input_file}: {exc}") from exc
     return gate_input
 
 

@@ -42,8 +42,23 @@ class _Parser:
     def __init__(self, tags: dict[str, str]) -> None:
         self.tags = tags
         self.errors: list[FactError] = []
+        self.look_alikes = _look_alikes(tags)
 
     def raw(self, tag: str) -> str | None:
+        if tag in self.look_alikes:
+            # Contract section 7: a key that normalises to a compliance key is compliance
+            # evidence. Two spellings of one fact cannot both be believed, and the
+            # database's collation, not Python, decides which one a reader gets: the
+            # fact is invalid until only the exact key is left.
+            other = self.look_alikes[tag]
+            self.errors.append(
+                FactError(
+                    tag=tag,
+                    value=self.tags[other],
+                    expected=f"only the tag {tag}; remove the look-alike tag {other!r}",
+                )
+            )
+            return None
         value = self.tags.get(tag)
         if value is None or not value.strip():
             return None
@@ -102,6 +117,36 @@ class _Parser:
             return value.lower()
         self.fail(tag, "a 64-character hex sha256 digest")
         return None
+
+
+# Every tag parse_facts reads: a look-alike of any of them is refused.
+FACT_TAGS = (
+    "compliance.audience",
+    "compliance.regions",
+    "compliance.public_opinion",
+    "compliance.modalities",
+    "compliance.filing.status",
+    "compliance.filing.id",
+    "compliance.assessment.status",
+    "compliance.assessment.date",
+    "compliance.assessment.report",
+    "compliance.labeling.explicit",
+    "compliance.labeling.implicit",
+    DIGEST_TAG,
+)
+
+
+def _look_alikes(tags: dict[str, str]) -> dict[str, str]:
+    """Fact tag -> a different key in ``tags`` that folds to it (``COMPLIANCE.audience``)."""
+    from .names import fold
+
+    folded = {fold(tag): tag for tag in FACT_TAGS}
+    found: dict[str, str] = {}
+    for key in sorted(tags):
+        tag = folded.get(fold(key))
+        if tag is not None and key != tag:
+            found.setdefault(tag, key)
+    return found
 
 
 def day_ns(day: date) -> int:

@@ -347,7 +347,7 @@ def evaluate(
     The document is evaluated as it is (``--input`` replays a logged decision); registry
     flows first fill in the active waivers with :func:`attach_waivers`.
     """
-    _check_enforcement_claim(gate_input, policy_set.config)
+    check_enforcement_claim(gate_input, policy_set.config)
     document, text, sha256 = serialise(gate_input)
     raw = engine.evaluate(document, text)
     decision = build_decision(
@@ -363,7 +363,7 @@ def evaluate(
     return decision
 
 
-def _check_enforcement_claim(gate_input: GateInput, config: PolicyConfig) -> None:
+def check_enforcement_claim(gate_input: GateInput, config: PolicyConfig) -> None:
     """A document (``check --input``) whose enforcement contradicts its target is refused."""
     request = gate_input.request
     required = enforcement_for(request.target, request.kind, config)
