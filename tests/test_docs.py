@@ -56,3 +56,25 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_command_reference_is_current() -> None:
     assert DEFAULT.read_text(encoding="utf-8") == generate(), "run: python -m mlgate.clidoc"
+
+
+def test_readme_counts_are_the_policy_sets() -> None:
+    """The README's counts of codes, Rego tests and corpus cases are the real ones."""
+    from helpers import POLICIES, SCENARIOS
+    from mlgate.policy import load_policy_dir
+    from mlgate.policytest import discover
+
+    policy_set = load_policy_dir(POLICIES)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = {
+        "codes": re.search(r"\(([\d,]+) of them\)", readme),
+        "tests": re.search(r"every `test_\*` rule; ([\d,]+) tests", readme),
+        "cases": re.search(r"the decisions of ([\d,]+) cases", readme),
+    }
+    want = {
+        "codes": len(policy_set.violation_meta),
+        "tests": len(discover(policy_set)),
+        "cases": len(list(SCENARIOS.glob("*/expected.json"))),
+    }
+    got = {k: int(m.group(1).replace(",", "")) if m else None for k, m in found.items()}
+    assert got == want
