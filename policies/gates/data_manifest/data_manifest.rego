@@ -203,8 +203,10 @@ violations contains {"code": "data_manifest.consent_missing", "params": {"names"
 	settings.require_personal_info_consent
 	bad := [d |
 		some d in content.datasets
-		not d.contains_personal_info == false
+		# Consent first: a dataset that has it (the usual one with personal information)
+		# is done after one negation, and each costs regorus ~1 µs per dataset here.
 		not d.personal_info_consent == true
+		not d.contains_personal_info == false
 	]
 	count(bad) > 0
 }
