@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..cli import (
+from ..errors import InputError
+from ..textsafe import printable
+from .common import (
     EXIT_ALLOWED,
     EXIT_BLOCKED,
     EngineChoice,
@@ -41,8 +43,6 @@ from ..cli import (
     load_engine,
     policy_app,
 )
-from ..errors import InputError
-from ..textsafe import printable
 from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..cli import OutputOpt, app, emit, guarded
 from ..errors import InputError
 from ..textsafe import printable
+from .common import OutputOpt, app, emit, guarded
 from .options import DecisionLogOpt, TrackingUriOpt
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..cli import (
+from .common import (
     DEFAULT_REGISTRY_TIMEOUT,
     EXIT_ALLOWED,
     EngineChoice,
