@@ -93,17 +93,17 @@ def check(
 
         mlgate check --input examples/gate_input_blocked.json --format table
     """
-    from ..runner import attach_waivers, evaluate
+    from ..gate import decide, decide_input
     from ..targets import validate_target
 
     kind = "stage" if stage else "alias"
-    warnings: list[str] | None = None
     if input_file is not None:
         if model is not None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
         policy_set, eng = load_engine(policies, engine, opa_url, opa_token, opa_timeout)
         formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
-        gate_input = input_document(input_file, policy_set, target, kind)
+        decision = decide_input(input_document(input_file, policy_set, target, kind), eng,
+                                policy_set)
     else:
         if model is None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE")
@@ -123,11 +123,7 @@ def check(
         )
         configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
         registry = Registry(tracking_uri, registry_uri)
-        _, gate_input = registry.gate_input(
-            ref, target=target, kind=kind, config=policy_set.config
-        )
-        gate_input, warnings = attach_waivers(gate_input, policy_set)
-    decision = evaluate(gate_input, eng, policy_set, warnings=warnings)
+        decision, _ = decide(registry.read(ref), target, kind, eng, policy_set)
     raise typer.Exit(report([decision], fmt, output, formatting))
 
 
