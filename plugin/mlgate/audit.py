@@ -228,7 +228,7 @@ def _unique_versions(holdings: Sequence[Holding]) -> list[ModelVersion]:
 
 def unwaived_codes(decision: Decision) -> set[str]:
     """Codes of the violations no waiver covers, in failing or errored gates."""
-    return {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
+    return set(decision.failing_codes)
 
 
 def _listed(codes: Iterable[str]) -> str:

@@ -332,10 +332,7 @@ def _run(
 
 def _verdict_line(got: str, name: str, version: str, decision: Decision) -> str:
     if got == "blocked":
-        codes = sorted(
-            {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
-        )
-        return f"-> blocked: alias {TARGET} not set ({', '.join(codes)})"
+        return f"-> blocked: alias {TARGET} not set ({', '.join(decision.failing_codes)})"
     if got == "out of scope":
         return f"-> allowed, out of scope: alias {TARGET} now points at {name} v{version}"
     return f"-> allowed: alias {TARGET} now points at {name} v{version}"
