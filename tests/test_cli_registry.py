@@ -348,14 +348,14 @@ def test_promote_moves_an_alias(registry: RegistryHelper) -> None:
 def test_promote_refuses_when_evidence_changes_before_the_alias(
     registry: RegistryHelper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlgate.commands import registry as registry_commands
+    from mlgate import gate
 
     allowed_version(registry)
 
     def withdraw_filing(*_: object) -> None:
         registry.client.set_model_version_tag("chat", "1", "compliance.filing.status", "pending")
 
-    monkeypatch.setattr(registry_commands, "before_alias", withdraw_filing)
+    monkeypatch.setattr(gate, "before_alias", withdraw_filing)
     run = promote(registry, "chat", "1", "--alias", "production")
     line = one_error_line(run)
     assert "changed while it was being evaluated (compliance.filing.status)" in line
@@ -368,7 +368,7 @@ def test_promote_refuses_when_evidence_changes_before_the_alias(
 def test_promote_refuses_when_the_manifest_is_replaced_before_the_alias(
     registry: RegistryHelper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlgate.commands import registry as registry_commands
+    from mlgate import gate
 
     allowed_version(registry)
     replacement = example_manifest()
@@ -377,7 +377,7 @@ def test_promote_refuses_when_the_manifest_is_replaced_before_the_alias(
     def swap_manifest(*_: object) -> None:
         registry.overwrite_manifest("chat", "1", json.dumps(replacement).encode())
 
-    monkeypatch.setattr(registry_commands, "before_alias", swap_manifest)
+    monkeypatch.setattr(gate, "before_alias", swap_manifest)
     line = one_error_line(promote(registry, "chat", "1", "--alias", "production"))
     assert "(compliance/data_manifest.json)" in line
     assert registry.aliases("chat") == {}

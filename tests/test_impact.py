@@ -22,7 +22,7 @@ from helpers import (
     write_waivers,
 )
 from mlgate.audit import Flip, ImpactResult
-from mlgate.commands.audit import render_impact_markdown
+from mlgate.output.audit import render_impact_markdown
 
 TODAY = datetime.now(UTC).date()
 

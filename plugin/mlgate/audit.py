@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from .evidence import Evidence, Registry, build_gate_input
+from . import gate
+from .evidence import Evidence, Registry
 from .facts import MANIFEST_ARTIFACT
 from .jsondoc import canonical
 from .models import Decision, GateInput, PolicyConfig
 from .policy import PolicySet
-from .runner import attach_waivers, evaluate, now_rfc3339, retarget
+from .runner import now_rfc3339, retarget
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -222,28 +223,12 @@ def _unique_versions(holdings: Sequence[Holding]) -> list[ModelVersion]:
     return list(seen.values())
 
 
-def decide(
-    evidence: Evidence,
-    target: str,
-    kind: str,
-    engine: Engine,
-    policy_set: PolicySet,
-    now: tuple[str, int],
-) -> tuple[Decision, GateInput]:
-    """Evaluate promoting ``evidence``'s version to ``target`` now, waivers included."""
-    gate_input = build_gate_input(
-        evidence, target=target, kind=kind, config=policy_set.config, now=now
-    )
-    gate_input, warnings = attach_waivers(gate_input, policy_set)
-    return evaluate(gate_input, engine, policy_set, warnings=warnings), gate_input
-
-
 # --------------------------------------------------------------------------- why blocked
 
 
 def unwaived_codes(decision: Decision) -> set[str]:
     """Codes of the violations no waiver covers, in failing or errored gates."""
-    return {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
+    return set(decision.failing_codes)
 
 
 def _listed(codes: Iterable[str]) -> str:
@@ -420,7 +405,7 @@ def _replay(
         return f"the logged gate input is not valid any more ({one_line(str(exc))[:200]})"
     replay_input = retarget(then_input, holding.target, holding.kind, policy_set.config)
     try:
-        return evaluate(replay_input, engine, policy_set)
+        return gate.decide_input(replay_input, engine, policy_set)
     except MlgateError as exc:
         return one_line(str(exc))
 
@@ -558,8 +543,8 @@ def audit(
     now = now_rfc3339()
     for holding, evidence in _with_evidence(registry, holdings, aliases, clock, workers, progress):
         with _Clock(clock, "evaluation"):
-            decision, gate_input = decide(
-                evidence, holding.target, holding.kind, engine, policy_set, now
+            decision, gate_input = gate.decide(
+                evidence, holding.target, holding.kind, engine, policy_set, now=now
             )
         if not decision.allowed:
             with _Clock(clock, "decision_log"):
@@ -697,8 +682,10 @@ def impact(
     now = now_rfc3339()
     for holding, evidence in _with_evidence(registry, work, aliases, clock, workers, progress):
         with _Clock(clock, "evaluation"):
-            before, _ = decide(evidence, holding.target, holding.kind, base_engine, base_set, now)
-            after, _ = decide(evidence, holding.target, holding.kind, head_engine, head_set, now)
+            before, _ = gate.decide(evidence, holding.target, holding.kind, base_engine, base_set,
+                                     now=now)
+            after, _ = gate.decide(evidence, holding.target, holding.kind, head_engine, head_set,
+                                    now=now)
         result.evaluated += 1
         if before.allowed != after.allowed:
             model_name, version = holding.key

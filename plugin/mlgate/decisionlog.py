@@ -201,13 +201,6 @@ def rfc3339(moment: datetime, *, timespec: str = "microseconds") -> str:
     return _as_utc(moment).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
-def failing_codes(decision: Decision) -> list[str]:
-    """Codes of the unwaived violations in the gates that block (or would, under warn)."""
-    return sorted(
-        {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
-    )
-
-
 # --------------------------------------------------------------------------- URLs
 
 
@@ -395,7 +388,7 @@ class DecisionLog:
             "allowed": decision.allowed,
             "enforcement": decision.enforcement,
             "in_scope": decision.in_scope,
-            "failing_codes": ",".join(failing_codes(decision)),
+            "failing_codes": ",".join(decision.failing_codes),
             "decision": canonical(decision.model_dump(mode="json")).decode(),
             "gate_input": gate_input_text,
             "input_sha256": decision.input_sha256,

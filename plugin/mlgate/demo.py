@@ -2,7 +2,7 @@
 
 Logs and registers three tiny but real MLflow pyfunc models, each carrying different
 compliance evidence as version tags, attaches the data manifest where there is one, then
-promotes each to ``production`` through :func:`mlgate.commands.registry.promote` (the
+promotes each to ``production`` through :func:`mlgate.gate.promote` (the
 code behind ``mlgate promote``): one is allowed, one is blocked with its reasons, one is
 out of scope. Finally it prints the blocked promotions from the decision log, as
 ``mlgate log --blocked`` shows them.
@@ -267,11 +267,11 @@ def _run(
     *,
     throwaway: bool,
 ) -> DemoResult:
-    from .commands.log import render_table
-    from .commands.registry import promote
-    from .decisionlog import DecisionLog, default_log_url
+    from .decisionlog import DecisionLog, current_actor, default_log_url
     from .evidence import Registry, VersionRef, display_uri, global_mlflow_uri
+    from .gate import promote
     from .output import render
+    from .output.log import render_table
 
     started, clock = datetime.now(UTC), time.monotonic()
     log_url = decision_log or default_log_url(uri)
@@ -304,7 +304,7 @@ def _run(
         out(f"== {number}/{len(models)}  mlgate promote {model.name} {version} --alias {TARGET}")
         result = promote(
             registry, VersionRef(model.name, version), TARGET, engine, policy_set,
-            decision_log=log_url,
+            open_log=lambda: DecisionLog(log_url), actor=current_actor,
         )
         out(render("table", [result.decision]).rstrip("\n"))
         got = outcomes[model.name] = outcome(result.decision)
@@ -332,10 +332,7 @@ def _run(
 
 def _verdict_line(got: str, name: str, version: str, decision: Decision) -> str:
     if got == "blocked":
-        codes = sorted(
-            {v.code for g in decision.blocking_gates for v in g.violations if not v.waived_by}
-        )
-        return f"-> blocked: alias {TARGET} not set ({', '.join(codes)})"
+        return f"-> blocked: alias {TARGET} not set ({', '.join(decision.failing_codes)})"
     if got == "out of scope":
         return f"-> allowed, out of scope: alias {TARGET} now points at {name} v{version}"
     return f"-> allowed: alias {TARGET} now points at {name} v{version}"

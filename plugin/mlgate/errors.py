@@ -29,6 +29,10 @@ class RegistryError(MlgateError):
     """The MLflow registry is unreachable or the model version does not exist."""
 
 
+class EvidenceChangedError(MlgateError):
+    """The version's evidence changed between evaluation and acting on it (exit 2)."""
+
+
 def one_line(text: str) -> str:
     """Collapse an exception text (Rust/HTTP errors are multi-line) into one line."""
     text = text.split("Stack backtrace:")[0]

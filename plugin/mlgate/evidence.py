@@ -31,24 +31,31 @@ import re
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import InputError, MlgateError, RegistryError, one_line
+from .errors import (  # noqa: F401 - EvidenceChangedError: re-exported
+    EvidenceChangedError,
+    InputError,
+    MlgateError,
+    RegistryError,
+    one_line,
+)
 from .facts import (
     DIGEST_TAG,
     MANIFEST_ARTIFACT,
-    TAG_PREFIX,
     manifest_errors,
-    manifest_evidence,
-    parse_facts,
     sha256_hex,
 )
+from .gate_input import (  # noqa: F401 - Evidence and build_gate_input: re-exported
+    Evidence,
+    build_gate_input,
+    enforcement_for,
+)
 from .jsondoc import describe, loads
-from .models import Decision, GateInput, ModelRef, PolicyConfig, Request
-from .runner import enforcement_for, now_rfc3339
+from .models import Decision, GateInput, PolicyConfig
 from .targets import validate_alias  # noqa: F401 - re-exported for the commands
 
 if TYPE_CHECKING:
@@ -249,68 +256,6 @@ def load_manifest_file(path: str | Path) -> bytes:
 # --------------------------------------------------------------------------- evidence
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """One read of a model version: what a decision is made on."""
-
-    model: str
-    version: str
-    source: str
-    tags: dict[str, str]
-    aliases: list[str]
-    manifest: bytes | None = field(repr=False)
-
-    @property
-    def compliance_tags(self) -> dict[str, str]:
-        return {k: v for k, v in self.tags.items() if k.startswith(TAG_PREFIX)}
-
-    @property
-    def manifest_sha256(self) -> str | None:
-        return None if self.manifest is None else sha256_hex(self.manifest)
-
-    def changes_since(self, earlier: Evidence) -> list[str]:
-        """What differs from ``earlier`` in the evidence the gates read (tag keys, manifest)."""
-        mine, theirs = self.compliance_tags, earlier.compliance_tags
-        changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
-        if self.manifest_sha256 != earlier.manifest_sha256:
-            changed.append(MANIFEST_ARTIFACT)
-        if (self.model, self.version) != (earlier.model, earlier.version):
-            changed.append("version")  # an alias moved to another version
-        return changed
-
-
-def build_gate_input(
-    evidence: Evidence,
-    *,
-    target: str,
-    kind: str,
-    config: PolicyConfig,
-    now: tuple[str, int] | None = None,
-) -> GateInput:
-    """The gate input document for promoting ``evidence``'s version to ``target``.
-
-    ``tags`` carries the raw ``compliance.*`` tags only: they are what the gates read, and
-    other tags (team notes, tokens someone pasted) have no place in a decision log. The
-    waivers are left empty: :func:`mlgate.runner.attach_waivers` fills them in.
-    """
-    facts, digest = parse_facts(evidence.tags)
-    moment, moment_ns = now or now_rfc3339()
-    return GateInput(
-        model=ModelRef(name=evidence.model, version=evidence.version),
-        request=Request(
-            target=target,
-            kind=kind,  # type: ignore[arg-type]
-            enforcement=enforcement_for(target, kind, config),  # type: ignore[arg-type]
-        ),
-        facts=facts,
-        tags=evidence.compliance_tags,
-        aliases=sorted(evidence.aliases),
-        manifest=manifest_evidence(evidence.manifest, digest),
-        now=moment,
-        now_ns=moment_ns,
-    )
-
-
 def decision_tags(decision: Decision) -> dict[str, str]:
     """The four tags a decision leaves on the model version it was made for."""
     return {
@@ -322,10 +267,6 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the registry
-
-
-class EvidenceChangedError(MlgateError):
-    """The version's evidence changed between evaluation and acting on it (exit 2)."""
 
 
 def _sqlite_path(uri: str) -> str | None:

@@ -259,6 +259,14 @@ class Decision(_Strict):
     def blocking_gates(self) -> list[GateResult]:
         return [g for g in self.gates if g.status in ("fail", "error")]
 
+    @property
+    def failing_codes(self) -> list[str]:
+        """Codes of the violations no waiver covers, in the gates that block (or would,
+        under warn): sorted, each once. The decision log, audit and the demo name these."""
+        return sorted(
+            {v.code for g in self.blocking_gates for v in g.violations if not v.waived_by}
+        )
+
 
 # --------------------------------------------------------------------------- policy data
 

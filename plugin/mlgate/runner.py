@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import uuid
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .engine.base import Engine
 from .errors import EngineError, InputError
+from .gate_input import enforcement_for, now_rfc3339  # noqa: F401 - runner's callers
 from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .models import (
     GATE_IDS,
@@ -35,35 +34,6 @@ SEVERITIES = ("critical", "high", "medium", "low")
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
-    """Evaluation time as RFC 3339 UTC and as ns since the epoch (what Rego compares)."""
-    if moment is None:
-        ns = time.time_ns()
-        moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    else:
-        moment = moment.astimezone(UTC)
-        ns = int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z"), ns
-
-
-def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
-    """``deny`` for a protected alias or stage, else ``warn``.
-
-    Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
-    ``prodúction`` or ``PRODUCTİON`` to the row of ``production``, so they are protected too.
-    """
-    protected = config.protected_stages if kind == "stage" else config.protected_aliases
-    return _enforcement(target, tuple(protected))
-
-
-@lru_cache(maxsize=1024)
-def _enforcement(target: str, protected: tuple[str, ...]) -> str:
-    # Cached: folding costs tens of microseconds, and every decision asks twice.
-    from .names import protected_match
-
-    return "deny" if protected_match(target, protected) else "warn"
 
 
 def input_sha256(gate_input: GateInput) -> str:

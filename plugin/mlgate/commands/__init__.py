@@ -1,2 +1,2 @@
-"""Command groups beyond ``check``. Each module registers its commands on ``cli.app`` when
+"""The commands. Each module registers its commands on ``common.app`` when
 imported; keep their top-level imports light (typer and mlgate's own light modules only)."""

@@ -11,18 +11,27 @@ that the next audit compares against, which is wrong.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..cli import (
+from ..errors import InputError
+from ..output.audit import (
+    impact_header,
+    markdown_audit,
+    render_audit,
+    render_impact_json,
+    render_impact_markdown,
+    render_impact_table,
+    summary_line,
+)
+from .common import (
     EXIT_ALLOWED,
     EXIT_BLOCKED,
     EngineChoice,
@@ -41,8 +50,6 @@ from ..cli import (
     load_engine,
     policy_app,
 )
-from ..errors import InputError
-from ..textsafe import printable
 from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
     DecisionLogOpt,
@@ -55,10 +62,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..audit import AuditResult, Flip, ImpactResult
     from ..decisionlog import DecisionLog
     from ..evidence import Registry
-    from ..models import Decision
 
 WorkersOpt = Annotated[
     int | None,
@@ -156,63 +161,6 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
     return DecisionLog(url), ""
 
 
-def summary_line(result: AuditResult, where: str, revision: str) -> str:
-    holdings = len(result.decisions)
-    noun = "holding" if holdings == 1 else "holdings"
-    blocked = len(result.blocked)
-    return (
-        f"audit: {holdings} protected {noun} in {result.versions_scanned} model "
-        f"version(s) of {where}, policy revision {revision or 'none'}: {blocked} blocked, "
-        f"{holdings - blocked} allowed"
-    )
-
-
-def render_audit(
-    result: AuditResult,
-    fmt: Format,
-    summary: str,
-    *,
-    color: bool,
-    options: dict[str, Any] | None = None,
-) -> str:
-    """json, junit and sarif carry every decision (a json list, always); table, markdown
-    and github show the blocked ones, each explained, then the summary line. ``options``
-    go to the sarif renderer (see ``sarif_options``)."""
-    from ..output import render
-
-    if fmt is Format.json:
-        documents = [d.model_dump(mode="json") for d in result.decisions]
-        return json.dumps(documents, indent=2) + "\n"
-    if fmt in (Format.junit, Format.sarif):
-        return render(fmt.value, result.decisions, **(options or {}))
-    blocked = result.blocked
-    if fmt is Format.github:
-        # Rendered together, so each annotation is prefixed with its model version; the
-        # warnings (the reasons) are prefixed here, since the renderer does not.
-        text = render("github", [_warnings_with_subject(d) for d in blocked]) if blocked else ""
-        return text + f"mlgate: {summary}\n"
-    if fmt is Format.markdown:
-        from ..output.markdown import md_text
-
-        return _markdown_audit(blocked, f"## mlgate {md_text(summary)}\n")
-    sections = [render("table", [d], color=color) for d in blocked]
-    return "\n".join([*sections, summary + "\n"])
-
-
-def _warnings_with_subject(decision: Decision) -> Decision:
-    from ..output.common import subject
-
-    warnings = [f"{subject(decision)}: {w}" for w in decision.warnings]
-    return decision.model_copy(update={"warnings": warnings})
-
-
-def _markdown_audit(blocked: list[Decision], heading: str) -> str:
-    from ..output import render
-
-    # One section each: the multi-decision heading would count only what is shown.
-    return "\n".join([heading, *(render("markdown", [d]) for d in blocked)])
-
-
 def _append_step_summary(text: str) -> None:
     """Append to ``$GITHUB_STEP_SUMMARY`` when it is set (as ``--format github`` does)."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -285,13 +233,13 @@ def audit_command(
         from ..output.table import wants_color
 
         color = wants_color()
-    emit(render_audit(result, fmt, summary, color=color, options=formatting), output)
+    emit(render_audit(result, fmt.value, summary, color=color, options=formatting), output)
     if fmt in (Format.json, Format.junit, Format.sarif):
         typer.echo(f"mlgate: {summary}", err=True)  # stdout stays machine-readable
     if fmt is Format.github:
         from ..output.markdown import md_text
 
-        _append_step_summary(_markdown_audit(result.blocked, f"## mlgate {md_text(summary)}\n"))
+        _append_step_summary(markdown_audit(result.blocked, f"## mlgate {md_text(summary)}\n"))
     if timings:
         typer.echo(f"mlgate: audit timings: {result.timings.line()}", err=True)
     raise typer.Exit(EXIT_BLOCKED if result.blocked else EXIT_ALLOWED)
@@ -314,85 +262,6 @@ def default_policy_dir() -> Path:
     from ..policy import bundled_dir
 
     return bundled_dir("policies")
-
-
-def _revision(revision: str) -> str:
-    return revision[:12] if revision else "none"
-
-
-def impact_header(result: ImpactResult, where: str, refs: tuple[str, str], label: str) -> str:
-    base, head = refs
-    return (
-        f"policy impact: {label} at {base} ({_revision(result.base_revision)}) -> "
-        f"{head} ({_revision(result.head_revision)}) on {where}"
-    )
-
-
-def impact_counts(result: ImpactResult) -> str:
-    flips = len(result.flips)
-    return (
-        f"{result.evaluated} decision(s) evaluated: {flips} flip(s) "
-        f"({len(result.to_blocked)} allowed -> blocked, {len(result.to_allowed)} blocked -> "
-        f"allowed), {result.allowed_both} allowed and {result.blocked_both} blocked under both"
-    )
-
-
-def _subject(flip: Flip) -> str:
-    from ..output.common import single_line
-
-    return single_line(f"{flip.model} v{flip.version} -> {flip.target}")
-
-
-def render_impact_table(result: ImpactResult, header: str) -> str:
-    from ..output.common import single_line
-
-    lines = [header, impact_counts(result)]
-    for flip in result.flips:
-        lines += ["", f"FLIP {_subject(flip)}: {flip.direction}"]
-        lines += [f"  + {v.code}  {single_line(v.message)}" for v in flip.added]
-        lines += [f"  - {v.code}  {single_line(v.message)}" for v in flip.removed]
-    return "\n".join(printable(line) for line in lines) + "\n"
-
-
-def render_impact_markdown(result: ImpactResult, header: str) -> str:
-    from ..output.markdown import md_text
-
-    flips = len(result.flips)
-    lines = [
-        f"## mlgate policy impact: {flips} flip{'' if flips == 1 else 's'}",
-        "",
-        md_text(header),
-        "",
-        md_text(impact_counts(result)),
-    ]
-    if result.flips:
-        lines += [
-            "",
-            "| Model version | Flip | Violations added | Violations removed |",
-            "| --- | --- | --- | --- |",
-        ]
-        for flip in result.flips:
-            added = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.added)
-            removed = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.removed)
-            lines.append(
-                f"| {md_text(_subject(flip))} | **{flip.direction}** | {added} | {removed} |"
-            )
-    return "\n".join(printable(line) for line in lines) + "\n"
-
-
-def render_impact_json(result: ImpactResult, refs: tuple[str, str], label: str) -> str:
-    document: dict[str, Any] = {
-        "policies": label,
-        "base": {"ref": refs[0], "revision": result.base_revision},
-        "head": {"ref": refs[1], "revision": result.head_revision},
-        "evaluated": result.evaluated,
-        "allowed_to_blocked": len(result.to_blocked),
-        "blocked_to_allowed": len(result.to_allowed),
-        "allowed_both": result.allowed_both,
-        "blocked_both": result.blocked_both,
-        "flips": [f.as_document() for f in result.flips],
-    }
-    return json.dumps(document, indent=2) + "\n"
 
 
 @policy_app.command("impact")

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..cli import (
+from ..errors import InputError
+from .common import (
     EXIT_ALLOWED,
     EXIT_BLOCKED,
     OpaTimeoutOpt,
@@ -17,7 +18,6 @@ from ..cli import (
     guarded,
     policy_app,
 )
-from ..errors import InputError
 from .options import EngineChoice, seconds
 
 

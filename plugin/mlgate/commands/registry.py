@@ -1,6 +1,7 @@
 """``mlgate promote`` and ``mlgate manifest validate | attach``: the registry-writing commands.
 
-The commands are thin: :func:`promote` does the work and is what ``mlgate demo`` calls.
+The commands are thin: :func:`mlgate.gate.promote` does the work (``mlgate demo`` calls
+it too).
 A promotion is logged (source ``cli``) and tagged on the version, allowed or blocked;
 ``--dry-run`` evaluates and reports but writes nothing anywhere. ``mlgate check`` is a
 read and logs nothing, as ``conftest test`` and an OPA query write nothing.
@@ -9,13 +10,12 @@ read and logs nothing, as ``conftest test`` and an OPA query write nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..cli import (
+from .common import (
     DEFAULT_REGISTRY_TIMEOUT,
     EXIT_ALLOWED,
     EngineChoice,
@@ -44,9 +44,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..evidence import Evidence, Registry, VersionRef
-    from ..models import Decision, GateInput
-    from ..policy import PolicySet
+    from ..evidence import Registry, VersionRef
+    from ..models import Decision
 
 manifest_app = typer.Typer(
     help="Validate a training-data manifest, or attach one to a model version.",
@@ -56,80 +55,7 @@ manifest_app = typer.Typer(
 app.add_typer(manifest_app, name="manifest")
 
 
-# --------------------------------------------------------------------------- library
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """What :func:`promote` did: the decision, the input it was made on, and the alias."""
-
-    decision: Decision
-    gate_input: GateInput
-    alias_set: bool
-
-
-def before_alias(registry: Registry, evidence: Evidence, decision: Decision) -> None:
-    """Test seam: runs after evaluation and before the evidence is re-read for the alias.
-
-    Does nothing. Tests replace it (``monkeypatch.setattr``) to change a version's tags in
-    that window and prove that :func:`promote` then refuses to set the alias.
-    """
-
-
-def promote(
-    registry: Registry,
-    ref: VersionRef,
-    alias: str,
-    engine: Any,
-    policy_set: PolicySet,
-    *,
-    decision_log: str | None,
-    dry_run: bool = False,
-    source: str = "cli",
-) -> Promotion:
-    """Evaluate promoting ``ref`` to ``alias``; when allowed, set the alias.
-
-    Order, so that nothing acts on evidence it did not check and nothing is promoted
-    without an audit record:
-
-    1. read the version and its manifest, add the active waivers, evaluate;
-    2. when allowed, re-read tags and manifest and refuse (:class:`EvidenceChangedError`,
-       exit 2, nothing written) if the evidence the gates read has changed since 1;
-    3. append the decision to the decision log;
-    4. set the alias (allowed only);
-    5. write the decision tags on the version.
-
-    ``dry_run`` stops after 1. A window remains between 2 and 4 (MLflow has no
-    compare-and-set); the server plugin closes it by deciding inside the registry.
-    """
-    from ..decisionlog import DecisionLog, current_actor, default_log_url
-    from ..evidence import EvidenceChangedError, build_gate_input
-    from ..runner import attach_waivers, evaluate
-
-    evidence = registry.read(ref)
-    gate_input, warnings = attach_waivers(
-        build_gate_input(evidence, target=alias, kind="alias", config=policy_set.config),
-        policy_set,
-    )
-    decision = evaluate(gate_input, engine, policy_set, warnings=warnings)
-    if dry_run:
-        return Promotion(decision, gate_input, alias_set=False)
-    if decision.allowed:
-        before_alias(registry, evidence, decision)
-        changed = registry.read(ref).changes_since(evidence)
-        if changed:
-            raise EvidenceChangedError(
-                f"promote: the evidence on model {evidence.model!r} version "
-                f"{evidence.version} changed while it was being evaluated "
-                f"({', '.join(changed)}); alias {alias!r} not set, nothing logged; "
-                "run promote again"
-            )
-    with DecisionLog(decision_log or default_log_url(registry.tracking_uri)) as log:
-        log.append(decision, gate_input, actor=current_actor(), source=source)
-    if decision.allowed:
-        registry.set_alias(evidence.model, alias, evidence.version)
-    registry.write_decision_tags(decision)
-    return Promotion(decision, gate_input, alias_set=decision.allowed)
+# --------------------------------------------------------------------------- the server decides
 
 
 # The decision id at the end of the server store's refusal ("decision <uuid> (policy ...").
@@ -237,7 +163,9 @@ def promote_command(
 
         mlgate promote chatbot 3 --alias production
     """
+    from ..decisionlog import DecisionLog, current_actor, default_log_url
     from ..evidence import Registry, configure_cli_environment, parse_version_ref, validate_alias
+    from ..gate import promote
     from ..targets import validate_target
 
     ref = parse_version_ref(model, version)
@@ -253,7 +181,9 @@ def promote_command(
             decision = promote_on_server(registry, ref, alias, record)
             raise typer.Exit(report([decision], fmt, output, formatting))
     result = promote(
-        registry, ref, alias, eng, policy_set, decision_log=decision_log, dry_run=dry_run
+        registry, ref, alias, eng, policy_set,
+        open_log=lambda: DecisionLog(decision_log or default_log_url(registry.tracking_uri)),
+        actor=current_actor, dry_run=dry_run,
     )
     raise typer.Exit(report([result.decision], fmt, output, formatting))
 

@@ -9,7 +9,6 @@ set per thread and reused. Rust panics arrive as ``pyo3_runtime.PanicException``
 from __future__ import annotations
 
 import json
-import os
 import threading
 from typing import Any
 
@@ -17,23 +16,9 @@ from ..errors import EngineError, PolicyError, one_line
 from ..jsondoc import canonical
 from ..policy import PolicySet
 from .base import DECISION_RULE
+from .regoast import regorus_module  # noqa: F401 - policylint and policytest use it
 
 _local = threading.local()
-
-
-def regorus_module() -> Any:
-    """The regorus module, with Rust error backtraces off unless asked for.
-
-    Capturing a backtrace for every evaluation error costs milliseconds (regorus errors
-    are anyhow errors, which honour RUST_LIB_BACKTRACE before RUST_BACKTRACE); set
-    RUST_LIB_BACKTRACE=1 to get them back when debugging the engine.
-    """
-    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-    try:
-        import regorus
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise EngineError(f"embedded engine unavailable: {exc}") from exc
-    return regorus
 
 
 def compile_engine(policy_set: PolicySet, *, with_tests: bool = False) -> Any:
@@ -54,7 +39,7 @@ def compile_engine(policy_set: PolicySet, *, with_tests: bool = False) -> Any:
             raise PolicyError(_location_first(one_line(str(exc)))) from exc
     # regorus resolves a function only when a call is reached: find unknown ones now, so
     # a policy calling one is a policy error up front, not a failure on some inputs.
-    from ..policylint import unknown_function_calls
+    from .regoast import unknown_function_calls
 
     unknown = unknown_function_calls(sources)
     if unknown:

@@ -18,14 +18,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-PREFIX = "mlgate+"
-BACKENDS: tuple[str, ...] = ("sqlite", "postgresql", "mysql", "mssql")
+from .scheme import BACKENDS, PREFIX  # noqa: F401 - the package's names since 0.1
 
 
 def make_store(store_uri: str, tracking_uri: str | None = None) -> Any:
     """Build the gated registry store for ``mlgate+<backend>://...`` (MLflow calls this)."""
-    from .store import build_store
+    from .store import build_store, in_server
 
+    if in_server():
+        from .guard import install
+
+        install()  # again: in case MLflow's handlers were imported after this package
     return build_store(store_uri, tracking_uri)
 
 

@@ -431,7 +431,7 @@ def api_status() -> Response:
 
     from .. import __version__
     from ..decisionlog import mask_url
-    from . import PREFIX
+    from .scheme import PREFIX
     from .store import server_registry_uri
 
     registry = server_registry_uri() or ""

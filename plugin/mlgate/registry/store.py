@@ -149,7 +149,7 @@ from mlflow.utils.validation import (
 )
 
 from ..errors import MlgateError, PolicyError, one_line
-from ..evidence import Evidence, Registry, build_gate_input, decision_tags, display_uri
+from ..evidence import Evidence, Registry, decision_tags, display_uri
 from ..facts import TAG_PREFIX
 from ..names import (
     fold,
@@ -159,7 +159,7 @@ from ..names import (
     protected_match,
 )
 from ..textsafe import printable
-from . import BACKENDS, PREFIX
+from .scheme import BACKENDS, PREFIX
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -482,16 +482,15 @@ class Gate:
         return self.registry.evidence(mv)
 
     def decide(self, evidence: Evidence, target: str, kind: str) -> tuple[Decision, GateInput]:
-        from ..runner import attach_waivers, evaluate
+        """:func:`mlgate.gate.decide` with this process's policy set and this thread's engine."""
+        from .. import gate
 
-        gate_input = build_gate_input(evidence, target=target, kind=kind, config=self.config)
-        gate_input, warnings = attach_waivers(gate_input, self.policy_set)
-        decision = evaluate(gate_input, self._engine_for_thread(), self.policy_set,
-                            warnings=warnings)
-        return decision, gate_input
+        return gate.decide(evidence, target, kind, self._engine_for_thread(), self.policy_set)
 
     def record(self, decision: Decision, gate_input: GateInput, actor: str) -> None:
-        self.log.append(decision, gate_input, actor=actor, source="server")
+        from .. import gate
+
+        gate.record(self.log, decision, gate_input, actor=actor, source="server")
 
 
 class UnavailableGate(Gate):
@@ -1349,13 +1348,11 @@ def _in_server_cli() -> bool:
 
 
 def build_store(store_uri: str, tracking_uri: str | None = None) -> SqlAlchemyStore:
-    """The gated store for ``store_uri`` (workspace-aware when MLflow workspaces are on)."""
+    """The gated store for ``store_uri`` (workspace-aware when MLflow workspaces are on).
+
+    :func:`mlgate.registry.make_store` installs the artifact guard first in a server."""
     from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
-    if in_server():
-        from .guard import install
-
-        install()  # again: in case MLflow's handlers were imported after this package
     if MLFLOW_ENABLE_WORKSPACES.get():
         return _workspace_store_class()(store_uri, tracking_uri)
     return GatedSqlAlchemyStore(store_uri, tracking_uri)

@@ -1,0 +1,160 @@
+"""The decision service: every decision mlgate makes is made here, one step after another.
+
+:func:`decide` is the whole decision for a model version read from a registry:
+
+1. build the gate input from the evidence (facts, manifest, the target's enforcement, now);
+2. attach the waivers active for that version now;
+3. evaluate with the runner (the engine, then the fail-closed checks of its result).
+
+:func:`decide_input` is step 3 alone, for a gate input made elsewhere (``check --input``,
+audit replaying a logged input). :func:`record` appends a decision to the decision log.
+:func:`promote` is the CLI's promotion (decide, re-read, record, set the alias, tag).
+
+Callers: ``mlgate check`` and ``mlgate promote`` (:mod:`mlgate.commands`), ``mlgate demo``
+(:mod:`mlgate.demo`), ``mlgate audit`` and ``mlgate policy impact`` (:mod:`mlgate.audit`)
+and the server store (:mod:`mlgate.registry.store`, which keeps only its locking
+transaction around these). No other module calls the runner's ``evaluate``
+(tests/test_architecture.py holds that).
+
+This module sits below the registry reader (:mod:`mlgate.evidence`) and the decision log
+(:mod:`mlgate.decisionlog`): it receives both as arguments, so it imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import EvidenceChangedError
+from .gate_input import Evidence, build_gate_input
+from .runner import attach_waivers, evaluate
+
+if TYPE_CHECKING:
+    from .engine.base import Engine
+    from .models import Decision, GateInput
+    from .policy import PolicySet
+
+
+class DecisionRecord(Protocol):
+    """Where decisions are appended (:class:`mlgate.decisionlog.DecisionLog`)."""
+
+    def append(
+        self, decision: Decision, gate_input: GateInput, *, actor: str, source: str
+    ) -> None: ...
+
+
+class VersionRegistry(Protocol):
+    """What :func:`promote` needs of a registry (:class:`mlgate.evidence.Registry`)."""
+
+    def read(self, ref: Any) -> Evidence: ...
+
+    def set_alias(self, model: str, alias: str, version: str) -> None: ...
+
+    def write_decision_tags(self, decision: Decision) -> None: ...
+
+
+def decide(
+    evidence: Evidence,
+    target: str,
+    kind: str,
+    engine: Engine,
+    policy_set: PolicySet,
+    *,
+    now: tuple[str, int] | None = None,
+) -> tuple[Decision, GateInput]:
+    """Decide promoting ``evidence``'s version to ``target`` (an alias or a stage, by
+    ``kind``) at ``now`` (default: this moment), waivers included; the decision and the
+    gate input it was made on."""
+    gate_input = build_gate_input(
+        evidence, target=target, kind=kind, config=policy_set.config, now=now
+    )
+    gate_input, warnings = attach_waivers(gate_input, policy_set)
+    return decide_input(gate_input, engine, policy_set, warnings=warnings), gate_input
+
+
+def decide_input(
+    gate_input: GateInput,
+    engine: Engine,
+    policy_set: PolicySet,
+    *,
+    warnings: list[str] | None = None,
+) -> Decision:
+    """Evaluate a ready gate input (its waivers already in it): the runner's validated
+    decision, fail closed on any engine fault."""
+    return evaluate(gate_input, engine, policy_set, warnings=warnings)
+
+
+def record(
+    log: DecisionRecord, decision: Decision, gate_input: GateInput, *, actor: str, source: str
+) -> None:
+    """Append ``decision`` and the input it was made on to the decision log."""
+    log.append(decision, gate_input, actor=actor, source=source)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What :func:`promote` did: the decision, the input it was made on, and the alias."""
+
+    decision: Decision
+    gate_input: GateInput
+    alias_set: bool
+
+
+def before_alias(registry: VersionRegistry, evidence: Evidence, decision: Decision) -> None:
+    """Test seam: runs after evaluation and before the evidence is re-read for the alias.
+
+    Does nothing. Tests replace it (``monkeypatch.setattr``) to change a version's tags in
+    that window and prove that :func:`promote` then refuses to set the alias.
+    """
+
+
+def promote(
+    registry: VersionRegistry,
+    ref: Any,
+    alias: str,
+    engine: Engine,
+    policy_set: PolicySet,
+    *,
+    open_log: Callable[[], AbstractContextManager[DecisionRecord]],
+    actor: Callable[[], str],
+    dry_run: bool = False,
+    source: str = "cli",
+) -> Promotion:
+    """Evaluate promoting ``ref`` to ``alias``; when allowed, set the alias.
+
+    Order, so that nothing acts on evidence it did not check and nothing is promoted
+    without an audit record:
+
+    1. read the version and its manifest; :func:`decide`;
+    2. when allowed, re-read tags and manifest and refuse (:class:`EvidenceChangedError`,
+       exit 2, nothing written) if the evidence the gates read has changed since 1;
+    3. append the decision to the decision log (``open_log()``, opened only now: a dry
+       run or a refusal creates no log);
+    4. set the alias (allowed only);
+    5. write the decision tags on the version.
+
+    ``dry_run`` stops after 1. A window remains between 2 and 4 (MLflow has no
+    compare-and-set); the server plugin closes it by deciding inside the registry.
+    """
+    evidence = registry.read(ref)
+    decision, gate_input = decide(evidence, alias, "alias", engine, policy_set)
+    if dry_run:
+        return Promotion(decision, gate_input, alias_set=False)
+    if decision.allowed:
+        before_alias(registry, evidence, decision)
+        changed = registry.read(ref).changes_since(evidence)
+        if changed:
+            raise EvidenceChangedError(
+                f"promote: the evidence on model {evidence.model!r} version "
+                f"{evidence.version} changed while it was being evaluated "
+                f"({', '.join(changed)}); alias {alias!r} not set, nothing logged; "
+                "run promote again"
+            )
+    with open_log() as log:
+        record(log, decision, gate_input, actor=actor(), source=source)
+    if decision.allowed:
+        registry.set_alias(evidence.model, alias, evidence.version)
+    registry.write_decision_tags(decision)
+    return Promotion(decision, gate_input, alias_set=decision.allowed)

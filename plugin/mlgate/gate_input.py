@@ -1,0 +1,108 @@
+"""Everything that builds the engine's input from one read of a model version: the
+evidence, the evaluation time, the enforcement of the target, the gate input document.
+
+Below :mod:`mlgate.runner` and :mod:`mlgate.gate`; reads no registry (the caller hands
+it an :class:`Evidence`), so the decision service can sit below the registry reader.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
+from .models import GateInput, ModelRef, PolicyConfig, Request
+
+
+def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
+    """Evaluation time as RFC 3339 UTC and as ns since the epoch (what Rego compares)."""
+    if moment is None:
+        ns = time.time_ns()
+        moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    else:
+        moment = moment.astimezone(UTC)
+        ns = int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z"), ns
+
+
+def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
+    """``deny`` for a protected alias or stage, else ``warn``.
+
+    Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
+    ``prodúction`` or ``PRODUCTİON`` to the row of ``production``, so they are protected too.
+    """
+    protected = config.protected_stages if kind == "stage" else config.protected_aliases
+    return _enforcement(target, tuple(protected))
+
+
+@lru_cache(maxsize=1024)
+def _enforcement(target: str, protected: tuple[str, ...]) -> str:
+    # Cached: folding costs tens of microseconds, and every decision asks twice.
+    from .names import protected_match
+
+    return "deny" if protected_match(target, protected) else "warn"
+
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One read of a model version: what a decision is made on."""
+
+    model: str
+    version: str
+    source: str
+    tags: dict[str, str]
+    aliases: list[str]
+    manifest: bytes | None = field(repr=False)
+
+    @property
+    def compliance_tags(self) -> dict[str, str]:
+        return {k: v for k, v in self.tags.items() if k.startswith(TAG_PREFIX)}
+
+    @property
+    def manifest_sha256(self) -> str | None:
+        return None if self.manifest is None else sha256_hex(self.manifest)
+
+    def changes_since(self, earlier: Evidence) -> list[str]:
+        """What differs from ``earlier`` in the evidence the gates read (tag keys, manifest)."""
+        mine, theirs = self.compliance_tags, earlier.compliance_tags
+        changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if self.manifest_sha256 != earlier.manifest_sha256:
+            changed.append(MANIFEST_ARTIFACT)
+        if (self.model, self.version) != (earlier.model, earlier.version):
+            changed.append("version")  # an alias moved to another version
+        return changed
+
+
+def build_gate_input(
+    evidence: Evidence,
+    *,
+    target: str,
+    kind: str,
+    config: PolicyConfig,
+    now: tuple[str, int] | None = None,
+) -> GateInput:
+    """The gate input document for promoting ``evidence``'s version to ``target``.
+
+    ``tags`` carries the raw ``compliance.*`` tags only: they are what the gates read, and
+    other tags (team notes, tokens someone pasted) have no place in a decision log. The
+    waivers are left empty: :func:`mlgate.runner.attach_waivers` fills them in.
+    """
+    facts, digest = parse_facts(evidence.tags)
+    moment, moment_ns = now or now_rfc3339()
+    return GateInput(
+        model=ModelRef(name=evidence.model, version=evidence.version),
+        request=Request(
+            target=target,
+            kind=kind,  # type: ignore[arg-type]
+            enforcement=enforcement_for(target, kind, config),  # type: ignore[arg-type]
+        ),
+        facts=facts,
+        tags=evidence.compliance_tags,
+        aliases=sorted(evidence.aliases),
+        manifest=manifest_evidence(evidence.manifest, digest),
+        now=moment,
+        now_ns=moment_ns,
+    )
