@@ -691,6 +691,8 @@ def test_a_refusal_leads_with_one_line_and_shows_control_characters_escaped(
     assert first == f"blocked by {', '.join(gates)}: {', '.join(entry.failing_codes)}; fixes below"
     assert "\x1b" not in exc.message and "\\x1b[2J" in exc.message
     assert "\x1b" not in sqlite_server.server_log
+    # The hint names this server: a bare `mlgate log --blocked` reads a local file.
+    assert f"mlgate log --blocked --tracking-uri {sqlite_server.url}," in exc.message
 
 
 def test_a_decision_logged_then_overtaken_is_named_by_the_next(

@@ -582,6 +582,18 @@ def blocked_summary(decision: Decision) -> str:
     return f"blocked by {', '.join(gates)}: {', '.join(codes)}; fixes below"
 
 
+def _server_url() -> str:
+    """This server's URL as the refused client reached it (for the ``mlgate log`` hint)."""
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            return printable(request.host_url.rstrip("/"))
+    except ImportError:  # pragma: no cover - flask ships with mlflow
+        pass
+    return "<tracking server URL>"
+
+
 def blocked_message(decision: Decision, kind: str) -> str:
     """Why a promotion was refused: a one-line summary (the MLflow UI drops line breaks),
     then each failing gate, its codes, messages and the fix. User input goes through
@@ -603,7 +615,8 @@ def blocked_message(decision: Decision, kind: str) -> str:
     revision = decision.policy_revision or "unknown"
     lines.append(
         f"decision {decision.decision_id} (policy revision {printable(revision)}, engine "
-        f"{decision.engine}); details: mlgate log --blocked, or the server's /mlgate/ page"
+        f"{decision.engine}); details: mlgate log --blocked --tracking-uri {_server_url()}, "
+        "or the server's /mlgate/ page"
     )
     return "\n".join(lines)
 
