@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -136,13 +137,22 @@ FACT_TAGS = (
 )
 
 
+@cache
+def _folded_fact_tags() -> dict[str, str]:
+    from .names import fold
+
+    return {fold(tag): tag for tag in FACT_TAGS}
+
+
 def _look_alikes(tags: dict[str, str]) -> dict[str, str]:
     """Fact tag -> a different key in ``tags`` that folds to it (``COMPLIANCE.audience``)."""
     from .names import fold
 
-    folded = {fold(tag): tag for tag in FACT_TAGS}
+    folded = _folded_fact_tags()
     found: dict[str, str] = {}
     for key in sorted(tags):
+        if key in FACT_TAGS:
+            continue  # the exact key: nothing to fold (every decision reads these)
         tag = folded.get(fold(key))
         if tag is not None and key != tag:
             found.setdefault(tag, key)

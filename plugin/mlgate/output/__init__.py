@@ -12,10 +12,12 @@ sarif escape by their own syntax and carry the text as it is.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..models import Decision
 from ..textsafe import printable
+
+if TYPE_CHECKING:  # pydantic is imported by the formats that render, not by `mlgate --help`
+    from ..models import Decision
 
 FORMATS: dict[str, str] = {
     "table": "table",
@@ -41,6 +43,8 @@ def render(name: str, decisions: list[Decision], **options: Any) -> str:
 
 def safe_text(decision: Decision) -> Decision:
     """``decision`` with control and format characters in every string made visible."""
+    from ..models import Decision
+
     return Decision.model_validate(_printable(decision.model_dump()))
 
 
