@@ -210,7 +210,7 @@ fact_error_wellformed(fact_error) if {
 }
 
 malformed contains [gate, field] if {
-	some gate in {"scope", "filing", "assessment", "labeling", "data_manifest"}
+	some gate in data.mlgate.main.required_gates
 	some field in shared_malformed
 }
 

@@ -34,7 +34,26 @@ test_valid_input_allowed if {
 }
 
 test_decision_has_every_gate if {
-	object.keys(decision(testdata.valid_input).gates) == main.required_gates
+	object.keys(decision(testdata.valid_input).gates) == {id | some id in main.required_gates}
+}
+
+# Only the gates wired in required_gates decide: a gate package left out of it
+# is not evaluated into the decision.
+test_only_wired_gates_decide if {
+	d := main.decision with input as testdata.valid_input
+		with data.mlgate.config as testdata.config
+		with main.required_gates as ["filing", "scope"]
+	object.keys(d.gates) == {"filing", "scope"}
+	d.allowed == true
+}
+
+# A wired id without a gate package leaves that gate absent, and an absent gate blocks.
+test_wired_gate_without_package_blocks if {
+	d := main.decision with input as testdata.valid_input
+		with data.mlgate.config as testdata.config
+		with main.required_gates as ["scope", "complaints"]
+	object.keys(d.gates) == {"scope"}
+	d.allowed == false
 }
 
 test_out_of_scope_allowed_with_gates_not_applicable if {
