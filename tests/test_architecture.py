@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 # Modules the picture does not name are placed where they belong:
 # - the bottom: leaf helpers every layer uses (errors, JSON reading, name folding, safe
 #   text, target names, the policy revision, the package's version);
-# - waivers and gitpolicy read policy files, so they sit with policy (policy loads
+# - waivers, gitpolicy and policygates read policy files, so they sit with policy (policy loads
 #   waivers.json through waivers);
 # - policylint and policytest (tooling over the engines) sit with the runner, above engine/;
 # - serverrecord (the client of a server's decision log) sits with decisionlog;
@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
     ("models", {"mlgate.models"}),
-    ("policy", {"mlgate.policy", "mlgate.waivers", "mlgate.gitpolicy"}),
+    ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.policytest"}),

@@ -19,7 +19,6 @@ from pydantic import (
     field_validator,
 )
 
-GATE_IDS: tuple[str, ...] = ("scope", "filing", "assessment", "labeling", "data_manifest")
 
 Audience = Literal["public", "enterprise", "internal", "research"]
 Modality = Literal["text", "image", "audio", "video", "code"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import PolicyError
 from .jsondoc import loads
-from .models import GATE_IDS, PolicyConfig, WaiverEntry
+from .models import PolicyConfig, WaiverEntry
 
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
@@ -158,6 +158,28 @@ class PolicySet:
         for path, source in sorted(self.modules.items()):
             found.extend(parse_annotations(path, source))
         return found
+
+    @cached_property
+    def gate_ids(self) -> tuple[str, ...]:
+        """The gates of this set's decisions, in order: main.rego's ``required_gates``
+        (an array literal of strings, else :class:`PolicyError` with file:line)."""
+        from .policygates import declared_gates
+
+        return declared_gates(self.modules, self.root).ids
+
+    @cached_property
+    def wiring_errors(self) -> tuple[str, ...]:
+        """Gates present but not wired, wired but absent, duplicated or misnamed
+        (:func:`mlgate.policygates.wiring_errors`), each ``file:line: message``."""
+        from .policygates import wiring_errors
+
+        return tuple(wiring_errors(self.modules, self.root))
+
+    def require_wired(self) -> None:
+        """:class:`PolicyError` (exit 2, naming this set) when the gates are miswired:
+        no decision is made on a gate list that does not say what the policies hold."""
+        if self.wiring_errors:
+            raise PolicyError(f"{self.root}: the gates are miswired: " + "; ".join(self.wiring_errors))
 
     @cached_property
     def gate_meta(self) -> dict[str, Annotation]:
@@ -342,7 +364,8 @@ def _missing_keys(model: type[Any], raw: Any, prefix: str) -> list[str]:
 
 
 def missing_gates(policy_set: PolicySet) -> list[str]:
-    return [g for g in GATE_IDS if g not in policy_set.gate_meta]
+    """Gates wired in ``required_gates`` whose package has no METADATA block."""
+    return [g for g in policy_set.gate_ids if g not in policy_set.gate_meta]
 
 
 class _KeepUnknown(dict):

@@ -19,7 +19,6 @@ from .errors import EngineError, InputError
 from .gate_input import enforcement_for, now_rfc3339  # noqa: F401 - runner's callers
 from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .models import (
-    GATE_IDS,
     Decision,
     GateInput,
     GateResult,
@@ -213,10 +212,11 @@ def build_decision(
     _expect(isinstance(raw, dict), "not an object")
     gates_raw = raw.get("gates")
     _expect(isinstance(gates_raw, dict), "gates is not an object")
-    for gate_id in GATE_IDS:
+    gate_ids = policy_set.gate_ids  # this set's own list: each revision decides with its own
+    for gate_id in gate_ids:
         if gate_id not in gates_raw:
             raise EngineError(
-                f"the policy set leaves gate '{gate_id}' undefined "
+                f"the policy set {policy_set.root} leaves gate '{gate_id}' undefined "
                 f"(data.mlgate.main.decision.gates.{gate_id}); refusing to decide"
             )
     enforcement = raw.get("enforcement")
@@ -233,7 +233,7 @@ def build_decision(
     _expect(raw.get("in_scope") in (True, False, None), "in_scope is not true, false or null")
     _expect(isinstance(raw.get("allowed"), bool), "allowed is not a boolean")
 
-    ordered = list(GATE_IDS) + sorted(set(gates_raw) - set(GATE_IDS))
+    ordered = list(gate_ids) + sorted(set(gates_raw) - set(gate_ids))
     gates = [_gate_result(gid, gates_raw[gid], policy_set) for gid in ordered]
 
     all_pass = all(g.status in PASSING for g in gates)
@@ -367,6 +367,10 @@ def make_engine(
     opa_token: str | None = None,
     timeout: float = 5.0,
 ) -> Engine:
+    """The engine deciding under ``policy_set``; a set whose gates are miswired (a gate
+    package not in required_gates, a wired id without its package) is refused here, so
+    no decision is made on it (exit 2, naming the set)."""
+    policy_set.require_wired()
     if name == "embedded":
         from .engine.embedded import EmbeddedEngine
 

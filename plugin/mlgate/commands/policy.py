@@ -87,7 +87,9 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     """Parse, lint and engine-check the policies.
 
     Reports parse errors with file:line, METADATA blocks missing a field, duplicate or
-    malformed violation codes, and calls to functions the embedded engine lacks. When
+    malformed violation codes, and calls to functions the embedded engine lacks. A gate
+    package not wired in main.rego's required_gates, a wired id without its package, a
+    duplicate or malformed id is an error (exit 2) naming both places. When
     OPA's Go library is installed (opa-golib-python-bindings), OPA's compiler and type
     checker judge the set too, each error with file:line. Exit 1 when anything is found.
 
@@ -100,6 +102,7 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     from ..policylint import check_policy_set
 
     policy_set = load_policy_dir(policies)
+    policy_set.require_wired()  # a gate not in required_gates, or wired but absent: exit 2
     findings = check_policy_set(policy_set)
     for finding in findings:
         typer.echo(str(finding))
