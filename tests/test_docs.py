@@ -4,6 +4,7 @@ generated command reference is current."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -58,23 +59,83 @@ def test_command_reference_is_current() -> None:
     assert DEFAULT.read_text(encoding="utf-8") == generate(), "run: python -m mlgate.clidoc"
 
 
-def test_readme_counts_are_the_policy_sets() -> None:
-    """The README's counts of codes, Rego tests and corpus cases are the real ones."""
+def test_readme_gate_table_and_counts_are_current() -> None:
+    """The README's gate table and counts are what the policy set generates."""
+    from mlgate.docgen import main as docgen
+
+    assert docgen(["--check", str(ROOT / "README.md")]) == 0, "run: python -m mlgate.docgen"
+    for name in ("codes", "tests", "scenarios"):
+        assert f"<!-- mlgate:count {name} -->" in README, f"README lost its {name} count"
+
+
+def test_docgen_counts_are_the_policy_sets() -> None:
+    """Oracle apart from the generator: code literals, test_ rules and corpus cases."""
     from helpers import POLICIES, SCENARIOS
+    from mlgate.docgen import counts, scenario_count
     from mlgate.policy import load_policy_dir
-    from mlgate.policytest import discover
 
     policy_set = load_policy_dir(POLICIES)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = {
-        "codes": re.search(r"\(([\d,]+) of them\)", readme),
-        "tests": re.search(r"every `test_\*` rule; ([\d,]+) tests", readme),
-        "cases": re.search(r"the decisions of ([\d,]+) cases", readme),
+    modules = [p for p in POLICIES.rglob("*.rego") if not p.name.endswith("_test.rego")]
+    tests = [p for p in POLICIES.rglob("*_test.rego")]
+    literal = re.compile(r'"code":\s*"([a-z_]+\.[a-z_]+)"')
+    codes = {c for p in modules for c in literal.findall(p.read_text())}
+    rules = sum(len(re.findall(r"^test_\w+", p.read_text(), re.MULTILINE)) for p in tests)
+    cases = [p for p in SCENARIOS.iterdir() if (p / "expected.json").is_file()]
+    assert counts(policy_set, SCENARIOS) == {
+        "gates": len(list((POLICIES / "gates").iterdir())),
+        "codes": len(codes),
+        "tests": rules,
+        "scenarios": len(cases),
     }
-    want = {
-        "codes": len(policy_set.violation_meta),
-        "tests": len(discover(policy_set)),
-        "cases": len(list(SCENARIOS.glob("*/expected.json"))),
-    }
-    got = {k: int(m.group(1).replace(",", "")) if m else None for k, m in found.items()}
-    assert got == want
+    assert scenario_count(SCENARIOS) == len(cases)
+
+
+def test_docgen_rewrites_a_stale_readme(tmp_path: Path) -> None:
+    from helpers import POLICIES
+    from mlgate.docgen import main as docgen
+
+    stale = README.replace("<!-- mlgate:count codes -->", "<!-- mlgate:count codes -->9", 1)
+    stale = stale.replace("| `filing` |", "| `filing_old` |", 1)
+    path = tmp_path / "README.md"
+    path.write_text(stale, encoding="utf-8")
+    assert docgen(["--check", str(path), "--policies", str(POLICIES)]) == 1
+    assert docgen([str(path), "--policies", str(POLICIES)]) == 0
+    assert path.read_text(encoding="utf-8") == README
+
+
+def test_docgen_follows_a_sixth_gate(tmp_path: Path) -> None:
+    import shutil
+
+    from helpers import POLICIES
+    from mlgate.docgen import gate_table
+    from mlgate.policy import load_policy_dir
+    from test_policygates import add_complaints
+
+    root = tmp_path / "policies"
+    shutil.copytree(POLICIES, root)
+    add_complaints(root)
+    table = gate_table(load_policy_dir(root))
+    assert table.startswith("6 gates,")
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| `")]
+    assert rows == ["`scope`", "`filing`", "`complaints`", "`assessment`", "`labeling`",
+                    "`data_manifest`"]
+    assert "| `complaints` | Complaints channel (Art. 15) | Art. 15 | 1 |" in table
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("no block here", "no <!-- mlgate:gates -->"),
+        ("<!-- mlgate:gates -->\n<!-- /mlgate:gates -->\n<!-- mlgate:count cats -->1"
+         "<!-- /mlgate:count -->", "unknown count 'cats'"),
+    ],
+)
+def test_docgen_refuses_a_readme_without_its_markers(
+    tmp_path: Path, text: str, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.docgen import main as docgen
+
+    path = tmp_path / "README.md"
+    path.write_text(text, encoding="utf-8")
+    assert docgen(["--check", str(path)]) == 2
+    assert error in capsys.readouterr().err

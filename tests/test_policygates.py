@@ -161,13 +161,17 @@ def test_a_wired_gate_whose_result_is_undefined_blocks(tmp_path: Path, engine_na
     add_complaints(root)
     path = root / "gates" / "complaints" / "complaints.rego"
     text = path.read_text()
-    path.write_text(text.replace("result := lib.gate_result(lib.gates_apply, violations)",
-                                 "result := lib.gate_result(lib.gates_apply, violations) if false"))
+    path.write_text(
+        text.replace(
+            "result := lib.gate_result(lib.gates_apply, violations)",
+            "result := lib.gate_result(lib.gates_apply, violations) if false",
+        )
+    )
     policy_set = load_policy_dir(root)
     gate_input = load_gate_input(EXAMPLES / "gate_input_allowed.json")
-    with engine_for(engine_name, policy_set) as engine:
-        with pytest.raises(EngineError, match=f"{root}.*leaves gate 'complaints' undefined"):
-            evaluate(gate_input, engine, policy_set)
+    undefined = f"{root}.*leaves gate 'complaints' undefined"
+    with engine_for(engine_name, policy_set) as engine, pytest.raises(EngineError, match=undefined):
+        evaluate(gate_input, engine, policy_set)
 
 
 def test_build_decision_refuses_a_raw_decision_without_a_wired_gate() -> None:
@@ -191,8 +195,9 @@ def test_no_engine_is_made_on_a_miswired_set(tmp_path: Path) -> None:
     policy_set = load_policy_dir(root)
     with pytest.raises(PolicyError, match=f"^{root}: the gates are miswired: .*'complaints'"):
         make_engine("embedded", policy_set)
-    run = mlgate("check", "--input", str(EXAMPLES / "gate_input_allowed.json"),
-                 "--policies", str(root))
+    run = mlgate(
+        "check", "--input", str(EXAMPLES / "gate_input_allowed.json"), "--policies", str(root)
+    )
     assert "gate 'complaints' is not wired" in one_error_line(run)
 
 
@@ -266,8 +271,9 @@ def test_required_gates_must_be_an_array_literal_of_strings(root: Path, value: s
     rewire(root, value)
     line = line_of(root, MAIN, "required_gates :=")
     assert f"{MAIN}:{line}: required_gates must be an array literal" in check_error(root)
-    run = mlgate("check", "--input", str(EXAMPLES / "gate_input_allowed.json"),
-                 "--policies", str(root))
+    run = mlgate(
+        "check", "--input", str(EXAMPLES / "gate_input_allowed.json"), "--policies", str(root)
+    )
     assert f"{MAIN}:{line}: required_gates must be an array literal" in one_error_line(run)
 
 

@@ -19,7 +19,6 @@ from pydantic import (
     field_validator,
 )
 
-
 Audience = Literal["public", "enterprise", "internal", "research"]
 Modality = Literal["text", "image", "audio", "video", "code"]
 FilingStatus = Literal["completed", "pending", "none"]

@@ -179,7 +179,8 @@ class PolicySet:
         """:class:`PolicyError` (exit 2, naming this set) when the gates are miswired:
         no decision is made on a gate list that does not say what the policies hold."""
         if self.wiring_errors:
-            raise PolicyError(f"{self.root}: the gates are miswired: " + "; ".join(self.wiring_errors))
+            errors = "; ".join(self.wiring_errors)
+            raise PolicyError(f"{self.root}: the gates are miswired: {errors}")
 
     @cached_property
     def gate_meta(self) -> dict[str, Annotation]:
@@ -368,7 +369,7 @@ def missing_gates(policy_set: PolicySet) -> list[str]:
     return [g for g in policy_set.gate_ids if g not in policy_set.gate_meta]
 
 
-class _KeepUnknown(dict):
+class _KeepUnknown(dict[str, str]):
     """Format mapping that leaves unknown ``{name}`` placeholders visible."""
 
     def __missing__(self, key: str) -> str:

@@ -12,6 +12,7 @@ their ``package`` line, so reading the list costs one small parse per policy set
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -61,8 +62,7 @@ def gate_packages(modules: dict[str, str]) -> dict[str, tuple[str, int]]:
 
 def _parse(path: str, source: str) -> dict[str, Any]:
     os.environ.setdefault("RUST_LIB_BACKTRACE", "0")  # as engine.regoast does
-    import regorus
-
+    regorus: Any = importlib.import_module("regorus")  # below engine/: not through it
     engine = regorus.Engine()
     try:
         engine.add_policy(path, source)
@@ -87,7 +87,9 @@ def _head_name(refr: Any) -> str | None:
 def _rule(rule: Any) -> tuple[str, Any, int] | None:
     """(name, value node of ``name := value`` else None, line) of a rule."""
     spec = rule.get("Spec") if isinstance(rule, dict) else None
-    head = (spec or {}).get("head") or {}
+    if not isinstance(spec, dict):
+        return None
+    head = spec.get("head") or {}
     for form_name, form in head.items():
         if not isinstance(form, dict):
             continue
@@ -95,7 +97,9 @@ def _rule(rule: Any) -> tuple[str, Any, int] | None:
         if name is None:
             continue
         plain = form_name == "Compr" and "Var" in (form.get("refr") or {})
-        value = (form.get("assign") or {}).get("value") if plain and not spec["bodies"] else None
+        value = (
+            (form.get("assign") or {}).get("value") if plain and not spec.get("bodies") else None
+        )
         return name, value, int(form["span"]["line"])
     return None
 
