@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures_opa import require_opa_golib
-from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
+from helpers import EXAMPLES, POLICIES, git, mlgate, one_error_line, policy_repo
 from mlgate.engine.base import Engine
 from mlgate.errors import EngineError, PolicyError
 from mlgate.policy import PolicySet, load_policy_dir
@@ -150,6 +150,22 @@ def test_each_policy_set_decides_with_its_own_list(tmp_path: Path) -> None:
     assert len(decide_on("embedded", five)) == 5
     assert len(decide_on("embedded", six)) == 6
     assert len(decide_on("embedded", five)) == 5
+
+
+def test_two_git_revisions_each_decide_with_their_own_list(tmp_path: Path) -> None:
+    # policy impact's two sides: the old revision must not be judged by the new list.
+    from mlgate.gitpolicy import load_policy_at
+
+    repo = policy_repo(tmp_path)
+    add_complaints(repo / "policies")
+    git(repo, "add", "policies")
+    git(repo, "commit", "-q", "-m", "complaints gate")
+    base = load_policy_at("HEAD~1", repo / "policies")
+    head = load_policy_at("HEAD", repo / "policies")
+    assert base.gate_ids == SHIPPED
+    assert head.gate_ids == ("scope", "filing", "complaints", *SHIPPED[2:])
+    assert [s.split(":")[0] for s in decide_on("embedded", base)] == list(SHIPPED)
+    assert [s.split(":")[0] for s in decide_on("embedded", head)] == list(head.gate_ids)
 
 
 # --------------------------------------------------------------------------- fail closed
