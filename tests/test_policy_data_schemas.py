@@ -378,3 +378,20 @@ def test_assembly_needs_no_gate_schema_but_main() -> None:
     assert "scope" not in schema["properties"] and "waivers" in schema["properties"]
     with pytest.raises(PolicyError, match="p/main/data.schema.json: not found"):
         assemble({}, "p")
+
+
+def test_a_revision_from_before_the_schemas_is_read_with_the_bundled_ones(
+    tmp_path: Path,
+) -> None:
+    from helpers import git, policy_repo
+    from mlgate.gitpolicy import load_policy_at
+
+    repo = policy_repo(tmp_path)
+    for schema in (repo / "policies").rglob("data.schema.json"):
+        schema.unlink()
+    git(repo, "commit", "-qam", "as committed before policy sets carried schemas")
+    old = load_policy_at("HEAD", repo / "policies")
+    assert old.data == load_policy_dir(POLICIES).data
+    # Only committed history falls back: a directory in use without them is refused.
+    line = one_error_line(mlgate("policy", "check", "--policies", str(repo / "policies")))
+    assert "main/data.schema.json: not found" in line
