@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 # - demo, clidoc and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
-                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
+                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.jsonsubset"}),
     ("models", {"mlgate.models"}),
     ("policy", {"mlgate.policy", "mlgate.policydata", "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
 from mlgate.errors import PolicyError
+from mlgate.jsonsubset import check_schema, first_error
 from mlgate.policy import load_policy_dir
-from mlgate.policydata import assemble, check_schema, fill_defaults, first_error
+from mlgate.policydata import assemble, fill_defaults
 
 BLOCKED = EXAMPLES / "gate_input_blocked.json"
 COMPLAINTS_SCHEMA = {
