@@ -144,6 +144,22 @@ def test_a_gate_schema_fills_its_whole_section_when_data_json_has_none(tmp_path:
     ) in run.stdout
 
 
+def test_a_required_key_without_default_is_refused_when_its_section_is_left_out(
+    tmp_path: Path,
+) -> None:
+    root = policy_copy(tmp_path)
+    schema = {**COMPLAINTS_SCHEMA, "required": ["contact"],
+              "properties": {"contact": {"type": "string", "minLength": 1}}}
+    write_schema(root, "gates/complaints/data.schema.json", schema)
+    assert refusals(root)[0].endswith(
+        "data.json: mlgate.config.complaints.contact: missing; expected a non-empty string"
+    )
+    set_config(root, "complaints.contact", "complaints@example.com")
+    assert load_policy_dir(root).data["mlgate"]["config"]["complaints"] == {
+        "contact": "complaints@example.com"
+    }
+
+
 # --------------------------------------------------------------------------- values
 
 

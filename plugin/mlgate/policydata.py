@@ -18,7 +18,7 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import PolicyError
@@ -106,6 +106,11 @@ def validate_config(
     if found:
         raise PolicyError(f"{where}: {found}")
     filled, defaults = fill_defaults(raw, schema, "mlgate.config")
+    # A section left out is filled from its defaults; one its schema requires a key of
+    # with no default is still refused: the engines never get a required key absent.
+    found = first_error(filled, schema, "mlgate.config")
+    if found:
+        raise PolicyError(f"{where}: {found}")
     return filled, defaults
 
 
@@ -192,7 +197,7 @@ class PolicySettings:
     default_target: str
     waivers: WaiverSettings
     prompts: PromptSettings
-    values: Mapping[str, Any]  # the whole of mlgate.config as the engines get it
+    values: Mapping[str, Any] = field(hash=False)  # mlgate.config as the engines get it
 
     def gate_setting(self, gate: str, key: str) -> Any:
         """A gate's setting (``assessment``, ``max_age_days``), None when it has none."""
