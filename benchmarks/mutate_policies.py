@@ -405,12 +405,12 @@ def sample(mutants: list[Mutant], per_file: int | None) -> list[Mutant]:
 
 def policy_files(directory: Path, data_file: Path | None) -> tuple[dict[str, str], list[str]]:
     """All files of the policy set, and the ones to mutate (modules and the data file)."""
+    from mlgate.policy import wanted_files
+
     files: dict[str, str] = {}
-    for path in sorted(directory.rglob("*.rego")):
-        files[path.relative_to(directory).as_posix()] = path.read_text(encoding="utf-8")
-    for name in ("waivers.json", DATA_FILE):
-        if (directory / name).is_file():
-            files[name] = (directory / name).read_text(encoding="utf-8")
+    for path in wanted_files(directory):  # modules, tests, schemas, data and waivers
+        if path.is_file():
+            files[path.relative_to(directory).as_posix()] = path.read_text(encoding="utf-8")
     if data_file is not None:
         files[DATA_FILE] = data_file.read_text(encoding="utf-8")
     targets = [p for p in files if p.endswith(".rego") and not p.endswith("_test.rego")]

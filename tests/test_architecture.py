@@ -27,9 +27,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 # - demo, clidoc, docgen and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
-                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
+                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.jsonsubset"}),
     ("models", {"mlgate.models"}),
-    ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.waivers", "mlgate.gitpolicy"}),
+    ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.policydata", "mlgate.waivers",
+                "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.policytest"}),

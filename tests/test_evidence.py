@@ -15,6 +15,7 @@ from fixtures_mlflow import (
     compliant_tags,
     example_manifest,
 )
+from helpers import POLICIES
 from mlgate.errors import InputError, RegistryError
 from mlgate.evidence import (
     DEFAULT_TRACKING_URI,
@@ -32,9 +33,9 @@ from mlgate.evidence import (
     validate_alias,
 )
 from mlgate.facts import DIGEST_TAG, sha256_hex
-from mlgate.models import PolicyConfig
+from mlgate.policy import load_policy_dir
 
-CONFIG = PolicyConfig()
+CONFIG = load_policy_dir(POLICIES).config
 
 # --------------------------------------------------------------------------- references
 

@@ -11,8 +11,8 @@ import pytest
 
 from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
 from mlgate.errors import EngineError
-from mlgate.models import PolicyConfig
 from mlgate.policy import load_policy_dir
+from mlgate.policydata import fill_defaults
 from mlgate.runner import enforcement_for, evaluate, load_gate_input, make_engine
 
 BLOCKED = EXAMPLES / "gate_input_blocked.json"
@@ -32,12 +32,12 @@ def policy_copy(tmp_path: Path) -> Path:
               "ｐｒｏｄｕｃｔｉｏｎ", "prod\u200buction"]
 )
 def test_an_alias_that_folds_to_a_protected_one_is_enforced(alias: str) -> None:
-    assert enforcement_for(alias, "alias", PolicyConfig()) == "deny"
+    assert enforcement_for(alias, "alias", load_policy_dir(POLICIES).config) == "deny"
 
 
 @pytest.mark.parametrize("alias", ["staging", "candidate", "productions"])
 def test_other_aliases_warn(alias: str) -> None:
-    assert enforcement_for(alias, "alias", PolicyConfig()) == "warn"
+    assert enforcement_for(alias, "alias", load_policy_dir(POLICIES).config) == "warn"
 
 
 def test_an_engine_answering_warn_for_a_protected_target_is_an_engine_error(
@@ -105,7 +105,9 @@ def test_a_missing_section_takes_its_default_in_the_engine_too(
     root = policy_copy(tmp_path)
     without_section(root, section)
     policy_set = load_policy_dir(root)
-    assert policy_set.data["mlgate"]["config"] == PolicyConfig().model_dump(mode="json")
+    defaults, _ = fill_defaults({}, policy_set.data_schema, "mlgate.config")
+    assert policy_set.data["mlgate"]["config"][section] == defaults[section]
+    assert policy_set.defaults_used == [f"mlgate.config.{section}"]
     run = mlgate("check", "--input", str(BLOCKED), "--policies", str(root), "-f", "json")
     assert run.exit_code == 1, run.stdout + run.stderr
     assert run.json()["in_scope"] is True and run.json()["enforcement"] == "deny"
@@ -147,7 +149,8 @@ def test_policy_push_uploads_the_complete_validated_config(tmp_path: Path) -> No
     with OpaTestServer() as double:
         push_policies(double.url, policy_set)
         pushed = requests.get(f"{double.url}/v1/data/mlgate/config", timeout=5).json()
-    assert pushed["result"] == PolicyConfig().model_dump(mode="json")
+    assert pushed["result"] == policy_set.data["mlgate"]["config"]
+    assert pushed["result"]["scope"] == {"public_audiences": ["public"], "regions": ["CN"]}
 
 
 def test_a_policy_set_changed_while_being_read_is_read_again(
@@ -174,7 +177,7 @@ def test_a_policy_set_changed_while_being_read_is_read_again(
     monkeypatch.setattr(policy_module, "_read_files", read_then_change)
     policy_set = load_policy_dir(root)
     assert len(calls) == 2
-    assert policy_set.config.assessment.max_age_days == 10
+    assert policy_set.config.gate_setting("assessment", "max_age_days") == 10
     assert policy_set.data["mlgate"]["config"]["assessment"]["max_age_days"] == 10
 
 

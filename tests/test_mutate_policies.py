@@ -56,6 +56,10 @@ def weak(tmp_path: Path) -> Path:
     (directory / "demo.rego").write_text(WEAK_POLICY)
     (directory / "demo_test.rego").write_text(WEAK_TESTS)
     shutil.copy(POLICIES / "data.json", directory / "data.json")
+    for schema in POLICIES.rglob("data.schema.json"):  # what validates data.json
+        target = directory / schema.relative_to(POLICIES)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(schema, target)
     return directory
 
 

@@ -126,6 +126,8 @@ def test_wheel_installed_server_records_the_content_digest_revision(
     checkout = load_policy_dir(ROOT / "policies")
     files = {**checkout.modules, **checkout.tests,
              "data.json": (ROOT / "policies" / "data.json").read_text(encoding="utf-8")}
+    for schema in (ROOT / "policies").rglob("data.schema.json"):  # the defaults decide too
+        files[schema.relative_to(ROOT / "policies").as_posix()] = schema.read_text("utf-8")
     waivers = ROOT / "policies" / "waivers.json"
     if waivers.is_file():
         files["waivers.json"] = waivers.read_text(encoding="utf-8")

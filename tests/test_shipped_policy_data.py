@@ -18,8 +18,8 @@ import pytest
 
 from helpers import POLICIES
 from mlgate.errors import PolicyError
-from mlgate.models import PolicyConfig
-from mlgate.policy import load_config
+from mlgate.policy import load_policy_dir
+from mlgate.policydata import PolicySettings, fill_defaults
 from mlgate.waivers import applicable_waivers, parse_waivers
 
 # Every leaf of mlgate.config in the shipped data.json, by dotted path.
@@ -102,16 +102,18 @@ def test_differences_name_the_value() -> None:
     ]
 
 
-# Python's defaults for a data.json that leaves a value out are the shipped ones.
-def test_python_defaults_are_the_shipped_values() -> None:
-    assert load_config(shipped(), "data.json") == PolicyConfig()
+# The schemas' defaults (policies/**/data.schema.json), for a data.json that leaves a
+# value out, are the shipped values.
+def test_schema_defaults_are_the_shipped_values() -> None:
+    defaults, _ = fill_defaults({}, load_policy_dir(POLICIES).data_schema, "mlgate.config")
+    assert differences({"mlgate": {"config": defaults}}) == []
 
 
 # ----------------------------------------------------------------- what Python reads
 
 
-def config() -> PolicyConfig:
-    return load_config(shipped(), "data.json")
+def config() -> PolicySettings:
+    return load_policy_dir(POLICIES).config
 
 
 def waiver_file(expires: date) -> str:

@@ -36,8 +36,9 @@ from . import gate
 from .evidence import Evidence, Registry
 from .facts import MANIFEST_ARTIFACT
 from .jsondoc import canonical
-from .models import Decision, GateInput, PolicyConfig
+from .models import Decision, GateInput
 from .policy import PolicySet
+from .policydata import PolicySettings
 from .runner import now_rfc3339, retarget
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def aliases_by_version(registry: Registry, model: str | None = None) -> dict[Key
 def protected_holdings(
     versions: Iterable[ModelVersion],
     aliases: dict[Key, list[str]],
-    configs: Sequence[PolicyConfig],
+    configs: Sequence[PolicySettings],
 ) -> list[Holding]:
     """Each protected alias or stage a version holds, protected under any of ``configs``
     (case-insensitive, as the policies compare them)."""
@@ -460,7 +461,7 @@ def _aged(
     then_doc: dict[str, Any], gate_input: GateInput, policy_set: PolicySet, since: str
 ) -> str:
     assessed = gate_input.facts.assessment.date or "?"
-    limit = policy_set.config.assessment.max_age_days
+    limit = policy_set.config.gate_setting("assessment", "max_age_days")
 
     def age(moment: str) -> str:
         try:

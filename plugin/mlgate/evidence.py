@@ -55,7 +55,8 @@ from .gate_input import (  # noqa: F401 - Evidence and build_gate_input: re-expo
     enforcement_for,
 )
 from .jsondoc import describe, loads
-from .models import Decision, GateInput, PolicyConfig
+from .models import Decision, GateInput
+from .policydata import PolicySettings
 from .targets import validate_alias  # noqa: F401 - re-exported for the commands
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ def _error_code(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def frozen_holdings(mv: ModelVersion, config: PolicyConfig) -> list[str]:
+def frozen_holdings(mv: ModelVersion, config: PolicySettings) -> list[str]:
     """The protected aliases and stage ``mv`` holds, e.g. ``["alias 'production'"]``."""
     held = [
         f"alias {alias!r}"
@@ -297,7 +298,14 @@ def frozen_holdings(mv: ModelVersion, config: PolicyConfig) -> list[str]:
     return held
 
 
-def refuse_frozen(mv: ModelVersion, config: PolicyConfig) -> None:
+def _bundled_settings() -> PolicySettings:
+    """The bundled policy set's settings: its protected aliases and stages."""
+    from .policy import load_policy_dir
+
+    return load_policy_dir().config
+
+
+def refuse_frozen(mv: ModelVersion, config: PolicySettings) -> None:
     """Exit 2, before anything is written, when ``mv``'s evidence is frozen; with the way
     to change it that works (the server refuses the digest tag of a frozen version)."""
     held = frozen_holdings(mv, config)
@@ -438,7 +446,7 @@ class Registry:
         )
 
     def gate_input(
-        self, ref: VersionRef, *, target: str, kind: str, config: PolicyConfig
+        self, ref: VersionRef, *, target: str, kind: str, config: PolicySettings
     ) -> tuple[Evidence, GateInput]:
         evidence = self.read(ref)
         return evidence, build_gate_input(evidence, target=target, kind=kind, config=config)
@@ -525,7 +533,7 @@ class Registry:
             self.client.set_registered_model_alias(model, alias, version)
 
     def attach_manifest(
-        self, ref: VersionRef, path: str | Path, config: PolicyConfig | None = None
+        self, ref: VersionRef, path: str | Path, config: PolicySettings | None = None
     ) -> tuple[Evidence, str]:
         """Validate ``path``, log it as the version's manifest, check it, tag its digest.
 
@@ -539,7 +547,7 @@ class Registry:
         content = load_manifest_file(path)
         digest = sha256_hex(content)
         mv = self.model_version(ref)
-        refuse_frozen(mv, config or PolicyConfig())
+        refuse_frozen(mv, config or _bundled_settings())
         with tempfile.TemporaryDirectory(prefix="mlgate-") as tmp:
             local = Path(tmp) / MANIFEST_FILE
             local.write_bytes(content)

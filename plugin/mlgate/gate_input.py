@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import GateInput, ModelRef, PolicyConfig, Request
+from .models import GateInput, ModelRef, Request
+from .policydata import PolicySettings
 
 
 def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
@@ -27,7 +28,7 @@ def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z"), ns
 
 
-def enforcement_for(target: str, kind: str, config: PolicyConfig) -> str:
+def enforcement_for(target: str, kind: str, config: PolicySettings) -> str:
     """``deny`` for a protected alias or stage, else ``warn``.
 
     Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
@@ -81,7 +82,7 @@ def build_gate_input(
     *,
     target: str,
     kind: str,
-    config: PolicyConfig,
+    config: PolicySettings,
     now: tuple[str, int] | None = None,
 ) -> GateInput:
     """The gate input document for promoting ``evidence``'s version to ``target``.

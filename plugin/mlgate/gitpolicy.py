@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, PolicyError
-from .policy import DATA_FILE, WAIVER_FILE, PolicySet, policy_set_from_files
+from .policy import (
+    PolicySet,
+    bundled_dir,
+    is_policy_file,
+    policy_set_from_files,
+    wanted_files,
+)
+from .policydata import SCHEMA_FILE, is_schema_file
 
 
 def _repo(directory: Path) -> Any:
@@ -44,10 +51,24 @@ def load_policy_at(ref: str, directory: str | Path) -> PolicySet:
         if item.type != "blob":
             continue
         path = Path(item.path).relative_to(tree.path).as_posix() if tree.path else item.path
-        if path.endswith(".rego") or path in (DATA_FILE, WAIVER_FILE):
+        if is_policy_file(path):
             try:
                 files[path] = item.data_stream.read().decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise PolicyError(f"{rel}/{path} at {ref}: not UTF-8") from exc
+    if not any(is_schema_file(path) for path in files):
+        files.update(bundled_schema_files())
     label = f"{rel}@{ref}"
     return policy_set_from_files(label, files, commit.hexsha)
+
+
+def bundled_schema_files() -> dict[str, str]:
+    """The bundled policy set's ``data.schema.json`` files. A revision committed before
+    policy sets carried them was validated by Python's model of the time, which these
+    schemas repeat, so ``policy impact --base`` an old revision still compares."""
+    root = bundled_dir("policies")
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in wanted_files(root)
+        if path.name == SCHEMA_FILE
+    }

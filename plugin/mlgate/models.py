@@ -1,8 +1,9 @@
-"""The contract in pydantic: facts, data manifest, policy data, gate input, decision.
+"""The contract in pydantic: facts, data manifest, gate input, decision, waivers.
 
 The JSON Schemas in ``schemas/`` are generated from these models (``python -m
-mlgate.schemas``) and a test fails when they are stale. Keep this module free of I/O and
-of heavy imports: ``mlgate check --input`` imports it on its fast path.
+mlgate.schemas``) and a test fails when they are stale. The policy data (``mlgate.config``)
+is not here: its schemas live in the policy set (:mod:`mlgate.policydata`). Keep this
+module free of I/O and of heavy imports: ``mlgate check --input`` imports it on its fast path.
 """
 
 from __future__ import annotations
@@ -264,80 +265,6 @@ class Decision(_Strict):
         return sorted(
             {v.code for g in self.blocking_gates for v in g.violations if not v.waived_by}
         )
-
-
-# --------------------------------------------------------------------------- policy data
-
-
-class ScopeConfig(_Strict):
-    public_audiences: list[Audience] = ["public"]
-    regions: list[str] = Field(default=["CN"], description="ISO 3166-1 alpha-2, upper case")
-
-
-class FilingConfig(_Strict):
-    only_public_opinion: bool = Field(
-        default=False,
-        description="require filing only for versions tagged compliance.public_opinion=true",
-    )
-
-
-class AssessmentConfig(_Strict):
-    only_public_opinion: bool = False
-    max_age_days: int = Field(default=365, ge=1)
-
-
-class LabelingConfig(_Strict):
-    required: dict[Modality, list[Literal["explicit", "implicit"]]] = Field(
-        default={m: ["explicit", "implicit"] for m in ("text", "image", "audio", "video", "code")},
-        description="labels required per generated modality",
-    )
-
-
-class DataManifestConfig(_Strict):
-    min_datasets: int = Field(default=1, ge=0)
-    require_legitimate_source: bool = True
-    require_ip_cleared: bool = True
-    require_personal_info_consent: bool = True
-    require_quality_measures: bool = True
-    labeling_duties: list[
-        Literal[
-            "rules_documented", "quality_assessment", "sampling_verification", "labeler_training"
-        ]
-    ] = ["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"]
-
-
-class WaiverConfig(_Strict):
-    max_validity_days: int = Field(
-        default=90, ge=1, description="a waiver may run at most this long from when granted"
-    )
-    warn_within_days: int = Field(
-        default=14, ge=0, description="warn when an active waiver expires within this many days"
-    )
-
-
-class PromptsConfig(_Strict):
-    gated: bool = Field(
-        default=False,
-        description="gate MLflow prompts' aliases like models' (a prompt has no compliance "
-        "evidence, so the model gates block it)",
-    )
-
-
-class PolicyConfig(_Strict):
-    """``data.mlgate.config``: every number and list the gates use."""
-
-    model_config = ConfigDict(extra="forbid", title="mlgate policy data")
-
-    protected_aliases: list[str] = ["production", "public", "champion"]
-    protected_stages: list[str] = ["production"]
-    default_target: str = "production"
-    scope: ScopeConfig = Field(default_factory=ScopeConfig)
-    filing: FilingConfig = Field(default_factory=FilingConfig)
-    assessment: AssessmentConfig = Field(default_factory=AssessmentConfig)
-    labeling: LabelingConfig = Field(default_factory=LabelingConfig)
-    data_manifest: DataManifestConfig = Field(default_factory=DataManifestConfig)
-    waivers: WaiverConfig = Field(default_factory=WaiverConfig)
-    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
 
 
 # --------------------------------------------------------------------------- waivers

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import PolicyError
 from .jsondoc import loads
-from .models import PolicyConfig, WaiverEntry
+from .models import WaiverEntry
+from .policydata import PolicySettings, is_schema_file
 
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
@@ -141,16 +142,13 @@ class PolicySet:
     modules: dict[str, str]  # relative path -> source, policies only (no tests)
     tests: dict[str, str]  # relative path -> source, *_test.rego
     data: dict[str, Any]  # what the engines get: mlgate.config complete, defaults filled in
+    config: PolicySettings  # what Python reads of it
     revision: str = ""
     waivers: list[WaiverEntry] = field(default_factory=list)
-    _config: PolicyConfig | None = field(default=None, repr=False)
     data_file: dict[str, Any] = field(default_factory=dict, repr=False)  # data.json as written
-
-    @property
-    def config(self) -> PolicyConfig:
-        if self._config is None:
-            self._config = load_config(self.data, f"{self.root}/{DATA_FILE}")
-        return self._config
+    # mlgate.config's schema, assembled from main/ and gates/*/data.schema.json
+    data_schema: dict[str, Any] = field(default_factory=dict, repr=False)
+    defaults_used: list[str] = field(default_factory=list)  # dotted paths data.json left out
 
     @cached_property
     def annotations(self) -> list[Annotation]:
@@ -207,14 +205,27 @@ class PolicySet:
         return h.hexdigest()
 
 
-def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
-    """The validated policy data; a file without an ``mlgate.config`` object is refused.
+@dataclass(frozen=True)
+class LoadedConfig:
+    """``mlgate.config`` validated: as the engines get it, Python's view, what was filled."""
 
-    Missing keys inside ``mlgate.config`` take their defaults (``mlgate policy check``
-    names each one); a missing file or section is not "the defaults": it is how a deleted
-    or truncated data.json looks, and the gates must not run on what nobody wrote.
+    values: dict[str, Any]
+    settings: PolicySettings
+    defaults_used: list[str]
+    schema: dict[str, Any]
+
+
+def load_config(
+    data: Any, where: str, files: dict[str, str], root: str
+) -> LoadedConfig:
+    """The policy data validated against the schemas among ``files`` (the policy set's,
+    paths relative to ``root``); a file without an ``mlgate.config`` object is refused.
+
+    Missing keys inside ``mlgate.config`` take the schemas' defaults (``mlgate policy
+    check`` names each one); a missing file or section is not "the defaults": it is how a
+    deleted or truncated data.json looks, and the gates must not run on what nobody wrote.
     """
-    from pydantic import ValidationError
+    from .policydata import assemble, settings_from, validate_config
 
     mlgate = data.get("mlgate") if isinstance(data, dict) else None
     raw = mlgate.get("config") if isinstance(mlgate, dict) else None
@@ -223,12 +234,16 @@ def load_config(data: dict[str, Any], where: str) -> PolicyConfig:
             f"{where}: mlgate.config must be an object holding the policy data "
             "(see schemas/policy_data.schema.json)"
         )
-    try:
-        return PolicyConfig.model_validate(raw, strict=True)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in ("mlgate", "config", *err["loc"]))
-        raise PolicyError(f"{where}: {loc}: {err['msg']}") from exc
+    schema = assemble(files, root)
+    packages = {
+        match.group(1): path
+        for path, text in files.items()
+        if path.endswith(".rego") and not path.endswith(TEST_SUFFIX)
+        for match in [_PACKAGE.search(text)]
+        if match
+    }
+    values, defaults = validate_config(raw, schema, where, root, packages)
+    return LoadedConfig(values, settings_from(values, where), defaults, schema)
 
 
 READ_ATTEMPTS = 5
@@ -261,14 +276,23 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
     )
 
 
-def _wanted_files(root: Path) -> list[Path]:
-    return [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
+def is_policy_file(path: str) -> bool:
+    """A file of a policy set, by its path relative to the policy directory: the Rego
+    modules and tests, ``data.json``, ``waivers.json`` and the policy-data schemas."""
+    return path.endswith(".rego") or path in (DATA_FILE, WAIVER_FILE) or is_schema_file(path)
+
+
+def wanted_files(root: Path) -> list[Path]:
+    """The files :func:`load_policy_dir` reads in ``root``."""
+    schemas = sorted(p for p in root.rglob("*.schema.json")
+                     if is_schema_file(p.relative_to(root).as_posix()))
+    return [*sorted(root.rglob("*.rego")), *schemas, root / DATA_FILE, root / WAIVER_FILE]
 
 
 def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:
     """Name, size, mtime and inode of every policy file: what a change on disk alters."""
     state = []
-    for path in _wanted_files(root):
+    for path in wanted_files(root):
         try:
             st = path.stat()
         except OSError:
@@ -279,7 +303,7 @@ def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:
 
 def _read_files(root: Path) -> dict[str, str]:
     files: dict[str, str] = {}
-    for path in _wanted_files(root):
+    for path in wanted_files(root):
         if not path.is_file():
             continue
         try:
@@ -316,52 +340,48 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
         data_file = loads(files[DATA_FILE])  # strict: a duplicate key is refused
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{root}/{DATA_FILE}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
-    config = load_config(data_file, f"{root}/{DATA_FILE}")
+    config = load_config(data_file, f"{root}/{DATA_FILE}", files, root)
     policy_set = PolicySet(
         root=root,
         modules=modules,
         tests=tests,
-        data=engine_data(data_file, config),
+        data=engine_data(data_file, config.values),
+        config=config.settings,
         revision=revision,
-        _config=config,
         data_file=data_file,
+        data_schema=config.schema,
+        defaults_used=config.defaults_used,
     )
     if WAIVER_FILE in files:
         policy_set.waivers = parse_waivers(
             files[WAIVER_FILE],
             f"{root}/{WAIVER_FILE}",
-            config.waivers,
+            config.settings.waivers,
             datetime.now(UTC).date(),
         )
     return policy_set
 
 
-def engine_data(data_file: dict[str, Any], config: PolicyConfig) -> dict[str, Any]:
+def engine_data(data_file: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """The policy data the engines get: data.json with ``mlgate.config`` replaced by the
     validated configuration, every default filled in. Rego reads what Python validated,
     so a key left out of data.json can never read as "absent" (and pass) in a rule."""
     data = dict(data_file)
-    data["mlgate"] = {**data_file["mlgate"], "config": config.model_dump(mode="json")}
+    data["mlgate"] = {**data_file["mlgate"], "config": config}
     return data
 
 
 def missing_config_keys(policy_set: PolicySet) -> list[str]:
-    """Keys of ``mlgate.config`` that data.json leaves to their defaults, as dotted paths."""
-    raw = policy_set.data_file.get("mlgate", {}).get("config", {})
-    return _missing_keys(PolicyConfig, raw, "mlgate.config")
+    """Keys of ``mlgate.config`` that data.json leaves to their defaults, as dotted paths
+    (the outermost one: a section left out is one path)."""
+    return list(policy_set.defaults_used)
 
 
-def _missing_keys(model: type[Any], raw: Any, prefix: str) -> list[str]:
-    from pydantic import BaseModel
+def default_value(policy_set: PolicySet, dotted: str) -> Any:
+    """The value the engines use at ``dotted`` (``mlgate.config.assessment.max_age_days``)."""
+    from .policydata import lookup
 
-    missing: list[str] = []
-    for name, info in model.model_fields.items():
-        path = f"{prefix}.{name}"
-        if not isinstance(raw, dict) or name not in raw:
-            missing.append(path)
-        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-            missing += _missing_keys(info.annotation, raw[name], path)
-    return missing
+    return lookup(policy_set.data["mlgate"]["config"], dotted)
 
 
 def missing_gates(policy_set: PolicySet) -> list[str]:

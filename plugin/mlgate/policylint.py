@@ -173,16 +173,13 @@ def _config_findings(policy_set: PolicySet) -> list[Finding]:
     # Policy data and waivers were validated when the set was loaded (exit 2 there). A
     # key left to its default is a finding: the engines get the default filled in, but a
     # reviewer of data.json (or of an OPA server's data) should read what decides.
-    from .policy import DATA_FILE, missing_config_keys, missing_gates
+    from .policy import DATA_FILE, default_value, missing_config_keys, missing_gates
 
     found = []
     for gate in missing_gates(policy_set):
         found.append(Finding(f"gates/{gate}", 1, f"gate {gate} is missing from the policy set"))
-    defaults = policy_set.config.model_dump(mode="json")
     for path in missing_config_keys(policy_set):
-        value: Any = defaults
-        for key in path.split(".")[2:]:
-            value = value[key]
+        value = default_value(policy_set, path)
         found.append(
             Finding(
                 DATA_FILE,

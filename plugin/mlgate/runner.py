@@ -22,10 +22,10 @@ from .models import (
     Decision,
     GateInput,
     GateResult,
-    PolicyConfig,
     Violation,
 )
 from .policy import PolicySet, format_message
+from .policydata import PolicySettings
 
 PASSING = ("pass", "waived", "not_applicable")
 STATUSES = (*PASSING, "fail")
@@ -179,7 +179,7 @@ def _time_contradictions(gate_input: GateInput) -> list[str]:
     return found
 
 
-def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
+def retarget(gate_input: GateInput, target: str, kind: str, config: PolicySettings) -> GateInput:
     """The same evidence, evaluated for another promotion target."""
     request = gate_input.request.model_copy(
         update={
@@ -333,7 +333,7 @@ def evaluate(
     return decision
 
 
-def check_enforcement_claim(gate_input: GateInput, config: PolicyConfig) -> None:
+def check_enforcement_claim(gate_input: GateInput, config: PolicySettings) -> None:
     """A document (``check --input``) whose enforcement contradicts its target is refused."""
     request = gate_input.request
     required = enforcement_for(request.target, request.kind, config)

@@ -1,4 +1,5 @@
-"""Generate ``schemas/*.schema.json`` from the pydantic models.
+"""Generate ``schemas/*.schema.json`` from the pydantic models, and the policy data's
+from the bundled policy set's ``data.schema.json`` files (:mod:`mlgate.policydata`).
 
     python -m mlgate.schemas [--check] [DIR]
 
@@ -12,24 +13,40 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .models import DataManifest, Decision, GateInput, PolicyConfig, WaiverFile
+from .models import DataManifest, Decision, GateInput, WaiverFile
 
 SCHEMAS: dict[str, Any] = {
     "gate_input.schema.json": GateInput,
     "decision.schema.json": Decision,
     "data_manifest.schema.json": DataManifest,
-    "policy_data.schema.json": PolicyConfig,
     "waivers.schema.json": WaiverFile,
 }
+POLICY_DATA = "policy_data.schema.json"
+
+
+def policy_data_schema() -> dict[str, Any]:
+    """``mlgate.config``'s schema as the bundled policy set assembles it."""
+    from .policy import bundled_dir, wanted_files
+    from .policydata import assemble
+
+    root = bundled_dir("policies")
+    files = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in wanted_files(root)
+        if p.is_file()
+    }
+    return assemble(files, "policies")
 
 
 def generate() -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, model in SCHEMAS.items():
+    bodies = {name: model.model_json_schema() for name, model in SCHEMAS.items()}
+    bodies[POLICY_DATA] = policy_data_schema()
+    for name in sorted(bodies):
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://mlgate.dev/schemas/{name}",
-            **model.model_json_schema(),
+            **bodies[name],
         }
         out[name] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
     return out

@@ -17,10 +17,11 @@ from fnmatch import fnmatchcase
 
 from .errors import PolicyError
 from .jsondoc import loads
-from .models import Waiver, WaiverConfig, WaiverEntry
+from .models import Waiver, WaiverEntry
+from .policydata import WaiverSettings
 
 
-def parse_waivers(text: str, where: str, config: WaiverConfig, today: date) -> list[WaiverEntry]:
+def parse_waivers(text: str, where: str, config: WaiverSettings, today: date) -> list[WaiverEntry]:
     """Validate a waiver file's text; :class:`PolicyError` names entry and field."""
     from pydantic import ValidationError
 
@@ -78,7 +79,7 @@ class Applicable:
 
 
 def applicable_waivers(
-    entries: list[WaiverEntry], model: str, version: str, now: datetime, config: WaiverConfig
+    entries: list[WaiverEntry], model: str, version: str, now: datetime, config: WaiverSettings
 ) -> Applicable:
     today = now.date()
     result = Applicable()

@@ -6,9 +6,11 @@
 # them.
 package mlgate.testdata
 
-# The policy data the gates read, at its defaults, spelled out: a unit test
-# keeps its meaning when data.json is tuned. The shipped data is exercised by
-# the conformance corpus (tests/scenarios).
+# The policy data the unit tests run on, spelled out: a unit test keeps its
+# meaning when data.json or a default is tuned. These are fixtures, not the
+# defaults (those live in gates/<gate>/data.schema.json and
+# main/data.schema.json); the shipped data is pinned by shipped_data_test.rego
+# and exercised by the conformance corpus (tests/scenarios).
 config := {
 	"protected_aliases": ["production", "public", "champion"],
 	"protected_stages": ["production"],

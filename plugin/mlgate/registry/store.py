@@ -168,8 +168,9 @@ if TYPE_CHECKING:
 
     from ..decisionlog import DecisionLog
     from ..engine.base import Engine
-    from ..models import Decision, GateInput, PolicyConfig
+    from ..models import Decision, GateInput
     from ..policy import PolicySet
+    from ..policydata import PolicySettings
 
 _logger = logging.getLogger("mlgate.registry")
 
@@ -352,10 +353,10 @@ class ServerRegistry(Registry):
 
 def _policy_files(root: Path) -> dict[str, str]:
     """The files :func:`mlgate.policy.load_policy_dir` reads, as texts (the snapshot)."""
-    from ..policy import DATA_FILE, WAIVER_FILE
+    from ..policy import wanted_files
 
     files: dict[str, str] = {}
-    for path in [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]:
+    for path in wanted_files(root):
         if path.is_file():
             try:
                 files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
@@ -441,7 +442,7 @@ class Gate:
         self.registry = ServerRegistry(settings.tracking_uri, settings.registry_uri)
 
     @property
-    def config(self) -> PolicyConfig:
+    def config(self) -> PolicySettings:
         return self.policy_set.config
 
     def _engine_for_thread(self) -> Engine:
