@@ -4,6 +4,8 @@ and a miswired set is refused by ``policy check`` and before any decision (exit 
 
 from __future__ import annotations
 
+import json
+
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,6 +137,10 @@ def test_a_gate_removed_with_its_package_decides_with_four(
     root = copy_policies(tmp_path)
     rewire(root, '["scope", "filing", "assessment", "data_manifest"]')
     shutil.rmtree(root / "gates" / "labeling")
+    # The gate goes with its policy data: a section no gate declares is refused.
+    data = json.loads((root / "data.json").read_text())
+    del data["mlgate"]["config"]["labeling"]
+    (root / "data.json").write_text(json.dumps(data))
     policy_set = load_policy_dir(root)
     statuses = decide_on(engine_name, policy_set)
     assert statuses == ["scope:pass", "filing:pass", "assessment:pass", "data_manifest:pass"]
