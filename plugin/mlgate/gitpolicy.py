@@ -44,7 +44,7 @@ def load_policy_at(ref: str, directory: str | Path) -> PolicySet:
         if item.type != "blob":
             continue
         path = Path(item.path).relative_to(tree.path).as_posix() if tree.path else item.path
-        if path.endswith(".rego") or path in (DATA_FILE, WAIVER_FILE):
+        if path.endswith((".rego", "/tags.json")) or path in (DATA_FILE, WAIVER_FILE):
             try:
                 files[path] = item.data_stream.read().decode("utf-8")
             except UnicodeDecodeError as exc:

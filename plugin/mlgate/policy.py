@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 from .errors import PolicyError
 from .jsondoc import loads
 from .models import GATE_IDS, PolicyConfig, WaiverEntry
+from .tags import TAGS_FILE, TagDeclarations, load_declarations
 
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
@@ -145,6 +146,8 @@ class PolicySet:
     waivers: list[WaiverEntry] = field(default_factory=list)
     _config: PolicyConfig | None = field(default=None, repr=False)
     data_file: dict[str, Any] = field(default_factory=dict, repr=False)  # data.json as written
+    # The compliance.* tags the gates read (policies/**/tags.json), mlgate.tags.
+    tag_declarations: TagDeclarations = field(default_factory=TagDeclarations)
 
     @property
     def config(self) -> PolicyConfig:
@@ -239,7 +242,12 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
 
 
 def _wanted_files(root: Path) -> list[Path]:
-    return [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
+    return [
+        *sorted(root.rglob("*.rego")),
+        *sorted(root.rglob(TAGS_FILE)),
+        root / DATA_FILE,
+        root / WAIVER_FILE,
+    ]
 
 
 def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:
@@ -302,6 +310,7 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
         revision=revision,
         _config=config,
         data_file=data_file,
+        tag_declarations=declarations_of(files, root),
     )
     if WAIVER_FILE in files:
         policy_set.waivers = parse_waivers(
@@ -311,6 +320,25 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
             datetime.now(UTC).date(),
         )
     return policy_set
+
+
+def declarations_of(files: dict[str, str], root: str) -> TagDeclarations:
+    """The tag declarations of a policy set's files. A set with no ``tags.json`` at all
+    was written before tags were declared (an older git revision, for ``policy impact``):
+    it reads the tags mlgate read then, which the bundled policies declare."""
+    if any(p.rsplit("/", 1)[-1] == TAGS_FILE for p in files):
+        return load_declarations(files, root)
+    return bundled_declarations()
+
+
+@cache
+def bundled_declarations() -> TagDeclarations:
+    root = bundled_dir("policies")
+    files = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob(TAGS_FILE))
+    }
+    return load_declarations(files, str(root))
 
 
 def engine_data(data_file: dict[str, Any], config: PolicyConfig) -> dict[str, Any]:

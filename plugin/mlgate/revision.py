@@ -4,9 +4,9 @@
   ``+dirty`` when it has uncommitted changes;
 - anywhere else (an installed wheel, a copied directory, files git ignores): a content
   digest, ``sha256:<hex>+mlgate-<version>``, of the policy set's modules (``*.rego``
-  without the tests; line endings normalised) and data (``data.json`` and
-  ``waivers.json``, canonical JSON), so the same files give the same revision everywhere
-  and an auditor can tie a decision to the rules that made it.
+  without the tests; line endings normalised) and data (``data.json``, ``waivers.json``
+  and the tag declarations ``**/tags.json``, canonical JSON), so the same files give the
+  same revision everywhere and an auditor can tie a decision to the rules that made it.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def content_revision(files: dict[str, str]) -> str:
     digest = hashlib.sha256()
     for path in sorted(files):
         text = files[path]
-        if path in DATA_FILES:
+        if path in DATA_FILES or path.rsplit("/", 1)[-1] == "tags.json":
             try:
                 body = canonical(json.loads(text))
             except ValueError:

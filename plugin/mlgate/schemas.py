@@ -1,4 +1,5 @@
-"""Generate ``schemas/*.schema.json`` from the pydantic models.
+"""Generate ``schemas/*.schema.json`` from the pydantic models (the gate input's facts
+from the bundled policies' tag declarations, ``policies/**/tags.json``).
 
     python -m mlgate.schemas [--check] [DIR]
 
@@ -26,10 +27,17 @@ SCHEMAS: dict[str, Any] = {
 def generate() -> dict[str, str]:
     out: dict[str, str] = {}
     for name, model in SCHEMAS.items():
+        if model is GateInput:
+            from .policy import bundled_declarations
+            from .tags import gate_input_schema_for
+
+            body = gate_input_schema_for(bundled_declarations())
+        else:
+            body = model.model_json_schema()
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"https://mlgate.dev/schemas/{name}",
-            **model.model_json_schema(),
+            **body,
         }
         out[name] = json.dumps(schema, indent=2, sort_keys=False) + "\n"
     return out

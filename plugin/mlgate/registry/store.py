@@ -355,7 +355,8 @@ def _policy_files(root: Path) -> dict[str, str]:
     from ..policy import DATA_FILE, WAIVER_FILE
 
     files: dict[str, str] = {}
-    for path in [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]:
+    for path in [*sorted(root.rglob("*.rego")), *sorted(root.rglob("tags.json")),
+                 root / DATA_FILE, root / WAIVER_FILE]:
         if path.is_file():
             try:
                 files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
