@@ -96,25 +96,52 @@ def _parser(decl: TagDeclaration) -> Parse:
     return {"boolean": _boolean, "date": _day, "digest": _digest}.get(decl.type, _text)
 
 
+# One declared tag, compiled: its rank (the errors' order), declaration, parser, the
+# path of the dict it is written in, and its key there (None: the manifest digest).
+_Step = tuple[int, TagDeclaration, Parse, tuple[str, ...], str | None]
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """The declarations compiled once: (declaration, parser, parent path, leaf)."""
+    """The declarations compiled once per policy set: every decision reuses it."""
 
-    steps: tuple[tuple[TagDeclaration, Parse, tuple[str, ...], str], ...]
-    digest_tag: str | None
+    skeleton: dict[str, Any]  # every fact None, errors apart
+    groups: tuple[tuple[str, ...], ...]  # nested dicts of the skeleton, parents first
+    steps: dict[str, _Step]  # declared key -> step
 
 
 def _plan(declarations: TagDeclarations) -> _Plan:
     plan = declarations._cache.get("plan")
     if plan is None:
-        steps = tuple(
-            (d, _parser(d), d.path[:-1], d.path[-1])
-            for d in declarations.tags
-            if d.input_path is None
-        )
-        plan = _Plan(steps, declarations.input_path_tag(DIGEST_PATH))
+        skeleton: dict[str, Any] = {}
+        groups: list[tuple[str, ...]] = []
+        steps: dict[str, _Step] = {}
+        for rank, decl in enumerate(declarations.tags):
+            if decl.input_path is not None:
+                steps[decl.key] = (rank, decl, _parser(decl), (), None)
+                continue
+            for path in decl.fact_paths:
+                node = skeleton
+                for depth, part in enumerate(path[:-1]):
+                    if part not in node:
+                        node[part] = {}
+                        groups.append(path[: depth + 1])
+                    node = node[part]
+                node[path[-1]] = None
+            steps[decl.key] = (rank, decl, _parser(decl), decl.path[:-1], decl.path[-1])
+        plan = _Plan(skeleton, tuple(groups), steps)
         declarations._cache["plan"] = plan
     return cast(_Plan, plan)
+
+
+def _fresh(plan: _Plan) -> dict[str, Any]:
+    facts = dict(plan.skeleton)
+    for group in plan.groups:
+        parent = facts
+        for part in group[:-1]:
+            parent = parent[part]
+        parent[group[-1]] = dict(parent[group[-1]])
+    return facts
 
 
 def _look_alikes(tags: dict[str, str], declarations: TagDeclarations) -> dict[str, str]:
@@ -148,51 +175,44 @@ def parse_facts(
     key that folds to a declared tag (contract section 7) makes that tag invalid.
     """
     plan = _plan(declarations)
-    look_alikes = _look_alikes(tags, declarations) if len(tags) else {}
-    facts: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
+    steps = plan.steps
+    look_alikes = _look_alikes(tags, declarations) if tags else {}
+    facts = _fresh(plan)
+    errors: list[tuple[int, dict[str, str]]] = []
     digest: str | None = None
-
-    def value_of(decl: TagDeclaration, parse: Parse) -> Any:
-        key = decl.key
-        if look_alikes and key in look_alikes:
-            # Contract section 7: a key that normalises to a compliance key is compliance
-            # evidence. Two spellings of one fact cannot both be believed, and the
-            # database's collation, not Python, decides which one a reader gets: the
-            # fact is invalid until only the exact key is left.
-            other = look_alikes[key]
-            errors.append({
-                "tag": key,
-                "value": tags[other],
-                "expected": f"only the tag {key}; remove the look-alike tag {other!r}",
-            })
-            return None
-        raw = tags.get(key)
-        if raw is None:
-            return None
+    for key, raw in tags.items():
+        step = steps.get(key)
+        if step is None or key in look_alikes:
+            continue
         value = raw.strip()
         if not value:
-            return None
+            continue  # blank: absent
+        rank, decl, parse, parent, leaf = step
         parsed = parse(value)
         if parsed is _INVALID:
-            errors.append({"tag": key, "value": raw, "expected": decl.expected})
-            return None
-        return parsed
-
-    for decl, parse, parent, leaf in plan.steps:
+            errors.append((rank, {"tag": key, "value": raw, "expected": decl.expected}))
+            continue
+        if leaf is None:
+            digest = parsed
+            continue
         node = facts
         for part in parent:
-            node = node.setdefault(part, {})
-        value = value_of(decl, parse)
+            node = node[part]
         if decl.type == "date":
-            node[leaf] = value.isoformat() if value is not None else None
-            node[leaf + "_ns"] = day_ns(value) if value is not None else None
+            node[leaf] = parsed.isoformat()
+            node[leaf + "_ns"] = day_ns(parsed)
         else:
-            node[leaf] = value
-    digest_decl = declarations.by_key(plan.digest_tag) if plan.digest_tag else None
-    if digest_decl is not None:
-        digest = value_of(digest_decl, _digest)
-    facts["errors"] = errors
+            node[leaf] = parsed
+    for key, other in look_alikes.items():
+        # Contract section 7: a key that normalises to a compliance key is compliance
+        # evidence. Two spellings of one fact cannot both be believed, and the database's
+        # collation, not Python, decides which one a reader gets: the fact is invalid
+        # (None) until only the exact key is left.
+        expected = f"only the tag {key}; remove the look-alike tag {other!r}"
+        errors.append((steps[key][0], {"tag": key, "value": tags[other], "expected": expected}))
+    if len(errors) > 1:
+        errors.sort(key=lambda e: e[0])  # declaration order, whatever the tags' order
+    facts["errors"] = [e for _, e in errors]
     return facts, digest
 
 
