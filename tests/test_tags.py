@@ -353,6 +353,8 @@ GOOD = {"type": "reference", "description": "d"}
         ({"Compliance.t.x": GOOD}, "'Compliance.t.x': a tag key is"),
         ({"compliance.t-x": GOOD}, "'compliance.t-x': a tag key is"),
         ({"other.t.x": GOOD}, "'other.t.x': a tag key is"),
+        ({"compliance.t.x\n": GOOD}, "'compliance.t.x\\n': a tag key is"),
+        ({"compliance.t..x": GOOD}, "'compliance.t..x': a tag key is"),
         ({"compliance.t.x": {"type": "reference"}}, "compliance.t.x: description"),
         ({"compliance.t.x": {**GOOD, "colour": 1}}, "field 'colour' is not allowed"),
         ({"compliance.t.x": {**GOOD, "values": ["a"]}}, "field 'values' is not allowed"),

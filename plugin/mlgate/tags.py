@@ -127,7 +127,7 @@ def _strings(value: Any) -> bool:
 
 def parse_declaration(key: str, raw: Any, where: str) -> TagDeclaration:
     """One declaration of file ``where``; :class:`PolicyError` naming file and key."""
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise _bad(where, repr(key), "a tag key is 'compliance.' then lower-case words "
                    "of a-z, 0-9 and _ separated by dots")
     if not isinstance(raw, dict):
