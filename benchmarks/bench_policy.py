@@ -33,7 +33,7 @@ from mlgate.engine.base import DECISION_RULE
 from mlgate.engine.embedded import compile_engine
 from mlgate.facts import manifest_evidence, parse_facts, sha256_hex
 from mlgate.models import GateInput, ModelRef, Request
-from mlgate.policy import PolicySet, load_policy_dir
+from mlgate.policy import PolicySet, bundled_declarations, load_policy_dir
 from mlgate.runner import build_decision, evaluate, make_engine, now_rfc3339, serialise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def realistic_input(datasets: int = 50) -> GateInput:
     raw = json.dumps(manifest).encode()
     tags = json.loads((ROOT / "examples" / "gate_input_allowed.json").read_text())["tags"]
     tags["compliance.data_manifest.sha256"] = sha256_hex(raw)
-    facts, digest = parse_facts(tags)
+    facts, digest = parse_facts(tags, bundled_declarations())
     now, now_ns = now_rfc3339(datetime(2026, 11, 29, 12, tzinfo=UTC))
     return GateInput(
         model=ModelRef(name="bench", version="1"),

@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.jsonsubset"}),
-    ("models", {"mlgate.models"}),
+    ("models", {"mlgate.models", "mlgate.tags"}),
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.policydata", "mlgate.waivers",
                 "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),

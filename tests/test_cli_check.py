@@ -65,8 +65,10 @@ def test_invalid_tag_value_is_a_gate_failure_not_an_error(tmp_path: Path) -> Non
 
     document = json.loads(Path(ALLOWED).read_text())
     document["tags"]["compliance.labeling.explicit"] = "yes"
-    facts, _ = parse_facts(document["tags"])
-    document["facts"] = facts.model_dump(mode="json")
+    from mlgate.policy import bundled_declarations
+
+    facts, _ = parse_facts(document["tags"], bundled_declarations())
+    document["facts"] = facts
     path = tmp_path / "invalid.json"
     path.write_text(json.dumps(document))
     run = mlgate("check", "--input", str(path), "-f", "json")

@@ -14,7 +14,7 @@ from helpers import POLICIES, SCENARIOS
 from mlgate.engine.base import Engine
 from mlgate.facts import parse_facts
 from mlgate.models import Decision, GateInput
-from mlgate.policy import PolicySet, load_policy_dir
+from mlgate.policy import PolicySet, bundled_declarations, load_policy_dir
 from mlgate.runner import derived_contradictions, evaluate, make_engine
 
 ENGINES = ["embedded", "opa"]
@@ -131,7 +131,7 @@ def test_scenario_facts_are_what_python_parses_from_its_tags(name: str) -> None:
         # by itself (above), and `check --input` refuses it outright.
         assert derived_contradictions(document), f"{name} is marked forged but consistent"
         return
-    facts, digest = parse_facts(document.tags)
+    facts, digest = parse_facts(document.tags, bundled_declarations())
     assert facts == document.facts
     assert digest == document.manifest.digest_tagged
     assert derived_contradictions(document) == []

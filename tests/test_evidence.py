@@ -210,7 +210,7 @@ def test_gate_input_carries_compliance_tags_and_recomputed_digest(
     assert "team" not in gate_input.tags
     assert gate_input.tags["compliance.audience"] == "everyone"
     assert gate_input.request.enforcement == "deny"
-    assert [e.tag for e in gate_input.facts.errors] == ["compliance.audience"]
+    assert [e["tag"] for e in gate_input.facts["errors"]] == ["compliance.audience"]
     assert gate_input.manifest.attached is True
     assert gate_input.manifest.digest_computed == evidence.manifest_sha256
     assert gate_input.manifest.digest_tagged == evidence.manifest_sha256

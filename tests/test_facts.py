@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from mlgate.facts import day_ns, manifest_evidence, parse_facts, sha256_hex
+from mlgate.facts import day_ns, manifest_evidence, sha256_hex
+from mlgate.facts import parse_facts as parse_with
+from mlgate.policy import bundled_declarations
+
+
+def parse_facts(tags: dict[str, str]) -> tuple[Any, str | None]:
+    """The bundled policies' facts, with attribute access (``facts.filing.status``)."""
+    facts, digest = parse_with(tags, bundled_declarations())
+    return _Attrs(facts), digest
+
+
+class _Attrs:
+    def __init__(self, value: dict[str, Any]) -> None:
+        self._value = value
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._value[name]
+        if isinstance(value, dict):
+            return _Attrs(value)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            return [_Attrs(v) for v in value]
+        return value
 
 
 def errors_of(tags: dict[str, str]) -> dict[str, str]:

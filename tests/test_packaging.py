@@ -131,6 +131,8 @@ def test_wheel_installed_server_records_the_content_digest_revision(
     waivers = ROOT / "policies" / "waivers.json"
     if waivers.is_file():
         files["waivers.json"] = waivers.read_text(encoding="utf-8")
+    for declared in sorted((ROOT / "policies").rglob("tags.json")):  # tag declarations decide
+        files[declared.relative_to(ROOT / "policies").as_posix()] = declared.read_text("utf-8")
     assert content_revision(files) == revision  # same files, same digest
 
     db = f"sqlite:///{tmp_path / 'mlflow.db'}"

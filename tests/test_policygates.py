@@ -5,7 +5,6 @@ and a miswired set is refused by ``policy check`` and before any decision (exit 
 from __future__ import annotations
 
 import json
-
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager

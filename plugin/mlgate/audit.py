@@ -460,7 +460,7 @@ def _assessment_date(document: dict[str, Any]) -> str | None:
 def _aged(
     then_doc: dict[str, Any], gate_input: GateInput, policy_set: PolicySet, since: str
 ) -> str:
-    assessed = gate_input.facts.assessment.date or "?"
+    assessed = (gate_input.facts.get("assessment") or {}).get("date") or "?"
     limit = policy_set.config.gate_setting("assessment", "max_age_days")
 
     def age(moment: str) -> str:

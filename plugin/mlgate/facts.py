@@ -10,151 +10,151 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
-from typing import Any, get_args
+from typing import Any, cast
 
 from pydantic import ValidationError
 
 from .jsondoc import loads
-from .models import (
-    Assessment,
-    AssessmentStatus,
-    Audience,
-    DataManifest,
-    FactError,
-    Facts,
-    Filing,
-    FilingStatus,
-    Labeling,
-    ManifestEvidence,
-    Modality,
-)
+from .models import DataManifest, ManifestEvidence
+from .tags import TAG_PREFIX, TagDeclaration, TagDeclarations
 
-TAG_PREFIX = "compliance."
+__all__ = ["TAG_PREFIX", "DIGEST_TAG", "MANIFEST_ARTIFACT", "parse_facts", "day_ns"]
+
 DIGEST_TAG = "compliance.data_manifest.sha256"
 MANIFEST_ARTIFACT = "compliance/data_manifest.json"
+DIGEST_PATH = "manifest.digest_tagged"
 
-_REGION = re.compile(r"^[A-Z]{2}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+# A parser takes the stripped, non-empty value and gives the fact, or _INVALID.
+_INVALID = object()
+Parse = Callable[[str], Any]
 
-class _Parser:
-    def __init__(self, tags: dict[str, str]) -> None:
-        self.tags = tags
-        self.errors: list[FactError] = []
-        self.look_alikes = _look_alikes(tags)
 
-    def raw(self, tag: str) -> str | None:
-        if tag in self.look_alikes:
-            # Contract section 7: a key that normalises to a compliance key is compliance
-            # evidence. Two spellings of one fact cannot both be believed, and the
-            # database's collation, not Python, decides which one a reader gets: the
-            # fact is invalid until only the exact key is left.
-            other = self.look_alikes[tag]
-            self.errors.append(
-                FactError(
-                    tag=tag,
-                    value=self.tags[other],
-                    expected=f"only the tag {tag}; remove the look-alike tag {other!r}",
-                )
-            )
-            return None
-        value = self.tags.get(tag)
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+def _enum(values: tuple[str, ...]) -> Parse:
+    allowed = frozenset(values)
 
-    def fail(self, tag: str, expected: str) -> None:
-        self.errors.append(FactError(tag=tag, value=self.tags[tag], expected=expected))
+    def parse(value: str) -> Any:
+        low = value.lower()
+        return low if low in allowed else _INVALID
 
-    def choice(self, tag: str, allowed: tuple[str, ...]) -> Any:
-        value = self.raw(tag)
-        if value is None:
-            return None
-        if value.lower() in allowed:
-            return value.lower()
-        self.fail(tag, "one of " + ", ".join(allowed))
-        return None
+    return parse
 
-    def boolean(self, tag: str) -> bool | None:
-        value = self.choice(tag, ("true", "false"))
-        return None if value is None else value == "true"
 
-    def items(self, tag: str, check: Any, expected: str, upper: bool = False) -> list[str] | None:
-        value = self.raw(tag)
-        if value is None:
-            return None
+def _boolean(value: str) -> Any:
+    low = value.lower()
+    return True if low == "true" else False if low == "false" else _INVALID
+
+
+def _list(decl: TagDeclaration) -> Parse:
+    upper = decl.case == "upper"
+    check: Callable[[str], object]
+    if decl.values is not None:
+        check = frozenset(decl.values).__contains__
+    else:
+        check = re.compile(decl.item_pattern or "").fullmatch
+
+    def parse(value: str) -> Any:
         parts = [p.strip() for p in value.split(",") if p.strip()]
         parts = [p.upper() if upper else p.lower() for p in parts]
         if not parts or not all(check(p) for p in parts):
-            self.fail(tag, expected)
-            return None
+            return _INVALID
         return sorted(set(parts))
 
-    def text(self, tag: str) -> str | None:
-        return self.raw(tag)
-
-    def day(self, tag: str) -> date | None:
-        value = self.raw(tag)
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(tag, "an ISO 8601 date (YYYY-MM-DD)")
-            return None
-        return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
-
-    def digest(self, tag: str) -> str | None:
-        value = self.raw(tag)
-        if value is None:
-            return None
-        if _SHA256.match(value.lower()):
-            return value.lower()
-        self.fail(tag, "a 64-character hex sha256 digest")
-        return None
+    return parse
 
 
-# Every tag parse_facts reads: a look-alike of any of them is refused.
-FACT_TAGS = (
-    "compliance.audience",
-    "compliance.regions",
-    "compliance.public_opinion",
-    "compliance.modalities",
-    "compliance.filing.status",
-    "compliance.filing.id",
-    "compliance.assessment.status",
-    "compliance.assessment.date",
-    "compliance.assessment.report",
-    "compliance.labeling.explicit",
-    "compliance.labeling.implicit",
-    DIGEST_TAG,
-)
+def _day(value: str) -> Any:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return _INVALID
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
 
 
-@cache
-def _folded_fact_tags() -> dict[str, str]:
+def _digest(value: str) -> Any:
+    low = value.lower()
+    return low if _SHA256.match(low) else _INVALID
+
+
+def _text(value: str) -> Any:
+    return value
+
+
+def _parser(decl: TagDeclaration) -> Parse:
+    if decl.type == "enum":
+        return _enum(decl.values or ())
+    if decl.type == "list":
+        return _list(decl)
+    return {"boolean": _boolean, "date": _day, "digest": _digest}.get(decl.type, _text)
+
+
+# One declared tag, compiled: its rank (the errors' order), declaration, parser, the
+# path of the dict it is written in, and its key there (None: the manifest digest).
+_Step = tuple[int, TagDeclaration, Parse, tuple[str, ...], str | None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The declarations compiled once per policy set: every decision reuses it."""
+
+    skeleton: dict[str, Any]  # every fact None, errors apart
+    groups: tuple[tuple[str, ...], ...]  # nested dicts of the skeleton, parents first
+    steps: dict[str, _Step]  # declared key -> step
+
+
+def _plan(declarations: TagDeclarations) -> _Plan:
+    plan = declarations._cache.get("plan")
+    if plan is None:
+        skeleton: dict[str, Any] = {}
+        groups: list[tuple[str, ...]] = []
+        steps: dict[str, _Step] = {}
+        for rank, decl in enumerate(declarations.tags):
+            if decl.input_path is not None:
+                steps[decl.key] = (rank, decl, _parser(decl), (), None)
+                continue
+            for path in decl.fact_paths:
+                node = skeleton
+                for depth, part in enumerate(path[:-1]):
+                    if part not in node:
+                        node[part] = {}
+                        groups.append(path[: depth + 1])
+                    node = node[part]
+                node[path[-1]] = None
+            steps[decl.key] = (rank, decl, _parser(decl), decl.path[:-1], decl.path[-1])
+        plan = _Plan(skeleton, tuple(groups), steps)
+        declarations._cache["plan"] = plan
+    return cast(_Plan, plan)
+
+
+def _fresh(plan: _Plan) -> dict[str, Any]:
+    facts = dict(plan.skeleton)
+    for group in plan.groups:
+        parent = facts
+        for part in group[:-1]:
+            parent = parent[part]
+        parent[group[-1]] = dict(parent[group[-1]])
+    return facts
+
+
+def _look_alikes(tags: dict[str, str], declarations: TagDeclarations) -> dict[str, str]:
+    """Declared tag -> a different key in ``tags`` that folds to it (``COMPLIANCE.audience``)."""
     from .names import fold
 
-    return {fold(tag): tag for tag in FACT_TAGS}
-
-
-def _look_alikes(tags: dict[str, str]) -> dict[str, str]:
-    """Fact tag -> a different key in ``tags`` that folds to it (``COMPLIANCE.audience``)."""
-    from .names import fold
-
-    folded = _folded_fact_tags()
+    exact, folded = declarations.keys, declarations.folded
     found: dict[str, str] = {}
     for key in sorted(tags):
-        if key in FACT_TAGS:
+        if key in exact:
             continue  # the exact key: nothing to fold (every decision reads these)
         tag = folded.get(fold(key))
-        if tag is not None and key != tag:
+        if tag is not None:
             found.setdefault(tag, key)
     return found
 
@@ -164,42 +164,55 @@ def day_ns(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
-def parse_facts(tags: dict[str, str]) -> tuple[Facts, str | None]:
-    """The typed facts and the manifest digest tag (lower case) of a version's tags."""
-    p = _Parser(tags)
-    modalities = get_args(Modality)
-    assessed = p.day("compliance.assessment.date")
-    facts = Facts(
-        audience=p.choice("compliance.audience", get_args(Audience)),
-        regions=p.items(
-            "compliance.regions",
-            _REGION.match,
-            "comma-separated ISO 3166-1 alpha-2 codes such as CN,SG",
-            upper=True,
-        ),
-        public_opinion=p.boolean("compliance.public_opinion"),
-        modalities=p.items(
-            "compliance.modalities",
-            lambda m: m in modalities,
-            "comma-separated list of " + ", ".join(modalities),
-        ),
-        filing=Filing(
-            status=p.choice("compliance.filing.status", get_args(FilingStatus)),
-            id=p.text("compliance.filing.id"),
-        ),
-        assessment=Assessment(
-            status=p.choice("compliance.assessment.status", get_args(AssessmentStatus)),
-            date=assessed.isoformat() if assessed else None,
-            date_ns=day_ns(assessed) if assessed else None,
-            report=p.text("compliance.assessment.report"),
-        ),
-        labeling=Labeling(
-            explicit=p.boolean("compliance.labeling.explicit"),
-            implicit=p.boolean("compliance.labeling.implicit"),
-        ),
-    )
-    digest = p.digest(DIGEST_TAG)
-    facts.errors = p.errors
+def parse_facts(
+    tags: dict[str, str], declarations: TagDeclarations
+) -> tuple[dict[str, Any], str | None]:
+    """The facts (``input.facts``) and the manifest digest tag (lower case) of a
+    version's tags, as the policy set's tag declarations say.
+
+    Absent or blank tags are ``None``; a value that does not parse is ``None`` and an
+    entry of ``facts.errors`` (``tag``, ``value``, ``expected``), never an exception. A
+    key that folds to a declared tag (contract section 7) makes that tag invalid.
+    """
+    plan = _plan(declarations)
+    steps = plan.steps
+    look_alikes = _look_alikes(tags, declarations) if tags else {}
+    facts = _fresh(plan)
+    errors: list[tuple[int, dict[str, str]]] = []
+    digest: str | None = None
+    for key, raw in tags.items():
+        step = steps.get(key)
+        if step is None or key in look_alikes:
+            continue
+        value = raw.strip()
+        if not value:
+            continue  # blank: absent
+        rank, decl, parse, parent, leaf = step
+        parsed = parse(value)
+        if parsed is _INVALID:
+            errors.append((rank, {"tag": key, "value": raw, "expected": decl.expected}))
+            continue
+        if leaf is None:
+            digest = parsed
+            continue
+        node = facts
+        for part in parent:
+            node = node[part]
+        if decl.type == "date":
+            node[leaf] = parsed.isoformat()
+            node[leaf + "_ns"] = day_ns(parsed)
+        else:
+            node[leaf] = parsed
+    for key, other in look_alikes.items():
+        # Contract section 7: a key that normalises to a compliance key is compliance
+        # evidence. Two spellings of one fact cannot both be believed, and the database's
+        # collation, not Python, decides which one a reader gets: the fact is invalid
+        # (None) until only the exact key is left.
+        expected = f"only the tag {key}; remove the look-alike tag {other!r}"
+        errors.append((steps[key][0], {"tag": key, "value": tags[other], "expected": expected}))
+    if len(errors) > 1:
+        errors.sort(key=lambda e: e[0])  # declaration order, whatever the tags' order
+    facts["errors"] = [e for _, e in errors]
     return facts, digest
 
 

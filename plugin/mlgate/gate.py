@@ -68,7 +68,12 @@ def decide(
     ``kind``) at ``now`` (default: this moment), waivers included; the decision and the
     gate input it was made on."""
     gate_input = build_gate_input(
-        evidence, target=target, kind=kind, config=policy_set.config, now=now
+        evidence,
+        target=target,
+        kind=kind,
+        config=policy_set.config,
+        now=now,
+        declarations=policy_set.tag_declarations,
     )
     gate_input, warnings = attach_waivers(gate_input, policy_set)
     return decide_input(gate_input, engine, policy_set, warnings=warnings), gate_input

@@ -15,6 +15,7 @@ from functools import lru_cache
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
 from .models import GateInput, ModelRef, Request
 from .policydata import PolicySettings
+from .tags import TagDeclarations
 
 
 def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
@@ -84,14 +85,21 @@ def build_gate_input(
     kind: str,
     config: PolicySettings,
     now: tuple[str, int] | None = None,
+    declarations: TagDeclarations | None = None,
 ) -> GateInput:
     """The gate input document for promoting ``evidence``'s version to ``target``.
 
     ``tags`` carries the raw ``compliance.*`` tags only: they are what the gates read, and
     other tags (team notes, tokens someone pasted) have no place in a decision log. The
-    waivers are left empty: :func:`mlgate.runner.attach_waivers` fills them in.
+    waivers are left empty: :func:`mlgate.runner.attach_waivers` fills them in. The facts
+    follow ``declarations``, the policy set's tag declarations (default: the bundled
+    policies'; pass ``policy_set.tag_declarations`` when deciding with another set).
     """
-    facts, digest = parse_facts(evidence.tags)
+    if declarations is None:
+        from .policy import bundled_declarations
+
+        declarations = bundled_declarations()
+    facts, digest = parse_facts(evidence.tags, declarations)
     moment, moment_ns = now or now_rfc3339()
     return GateInput(
         model=ModelRef(name=evidence.model, version=evidence.version),

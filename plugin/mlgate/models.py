@@ -22,8 +22,6 @@ from pydantic import (
 
 Audience = Literal["public", "enterprise", "internal", "research"]
 Modality = Literal["text", "image", "audio", "video", "code"]
-FilingStatus = Literal["completed", "pending", "none"]
-AssessmentStatus = Literal["passed", "failed", "pending", "none"]
 GateStatus = Literal["pass", "fail", "waived", "not_applicable", "error"]
 Enforcement = Literal["deny", "warn"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -116,25 +114,6 @@ class DataManifest(BaseModel):
 # --------------------------------------------------------------------------- facts
 
 
-class Filing(_Strict):
-    status: FilingStatus | None = None
-    id: str | None = None
-
-
-class Assessment(_Strict):
-    status: AssessmentStatus | None = None
-    date: str | None = Field(default=None, description="ISO 8601 date, normalised YYYY-MM-DD")
-    date_ns: int | None = Field(
-        default=None, description="the assessment date at 00:00 UTC, ns since the epoch"
-    )
-    report: str | None = None
-
-
-class Labeling(_Strict):
-    explicit: bool | None = None
-    implicit: bool | None = None
-
-
 class FactError(_Strict):
     """A tag that is present but does not parse: a gate failure, never an exception."""
 
@@ -143,17 +122,8 @@ class FactError(_Strict):
     expected: str
 
 
-class Facts(_Strict):
-    """The parsed ``compliance.*`` tags; ``None`` means absent or invalid."""
-
-    audience: Audience | None = None
-    regions: list[str] | None = None
-    public_opinion: bool | None = None
-    modalities: list[Modality] | None = None
-    filing: Filing = Field(default_factory=Filing)
-    assessment: Assessment = Field(default_factory=Assessment)
-    labeling: Labeling = Field(default_factory=Labeling)
-    errors: list[FactError] = Field(default_factory=list)
+# The facts' shape comes from the policy set's tag declarations (mlgate.tags.facts_model):
+# GateInput.facts is validated against them where a document is read (runner).
 
 
 # --------------------------------------------------------------------------- gate input
@@ -206,7 +176,9 @@ class GateInput(_Strict):
     input_version: Literal[1] = 1
     model: ModelRef
     request: Request
-    facts: Facts
+    facts: dict[str, Any] = Field(
+        description="the parsed compliance.* tags, shaped by the policy set's tag declarations"
+    )
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     manifest: ManifestEvidence

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from .errors import PolicyError
 from .jsondoc import loads
 from .models import WaiverEntry
 from .policydata import PolicySettings, is_schema_file
+from .tags import TAGS_FILE, TagDeclarations, load_declarations
 
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
@@ -149,6 +150,8 @@ class PolicySet:
     # mlgate.config's schema, assembled from main/ and gates/*/data.schema.json
     data_schema: dict[str, Any] = field(default_factory=dict, repr=False)
     defaults_used: list[str] = field(default_factory=list)  # dotted paths data.json left out
+    # The compliance.* tags the gates read (policies/**/tags.json), mlgate.tags.
+    tag_declarations: TagDeclarations = field(default_factory=TagDeclarations)
 
     @cached_property
     def annotations(self) -> list[Annotation]:
@@ -278,15 +281,27 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
 
 def is_policy_file(path: str) -> bool:
     """A file of a policy set, by its path relative to the policy directory: the Rego
-    modules and tests, ``data.json``, ``waivers.json`` and the policy-data schemas."""
-    return path.endswith(".rego") or path in (DATA_FILE, WAIVER_FILE) or is_schema_file(path)
+    modules and tests, ``data.json``, ``waivers.json``, the policy-data schemas and the
+    tag declarations."""
+    return (
+        path.endswith(".rego")
+        or path in (DATA_FILE, WAIVER_FILE)
+        or is_schema_file(path)
+        or path.rsplit("/", 1)[-1] == TAGS_FILE
+    )
 
 
 def wanted_files(root: Path) -> list[Path]:
     """The files :func:`load_policy_dir` reads in ``root``."""
     schemas = sorted(p for p in root.rglob("*.schema.json")
                      if is_schema_file(p.relative_to(root).as_posix()))
-    return [*sorted(root.rglob("*.rego")), *schemas, root / DATA_FILE, root / WAIVER_FILE]
+    return [
+        *sorted(root.rglob("*.rego")),
+        *schemas,
+        *sorted(root.rglob(TAGS_FILE)),
+        root / DATA_FILE,
+        root / WAIVER_FILE,
+    ]
 
 
 def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:
@@ -351,6 +366,7 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
         data_file=data_file,
         data_schema=config.schema,
         defaults_used=config.defaults_used,
+        tag_declarations=declarations_of(files, root),
     )
     if WAIVER_FILE in files:
         policy_set.waivers = parse_waivers(
@@ -360,6 +376,25 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
             datetime.now(UTC).date(),
         )
     return policy_set
+
+
+def declarations_of(files: dict[str, str], root: str) -> TagDeclarations:
+    """The tag declarations of a policy set's files. A set with no ``tags.json`` at all
+    was written before tags were declared (an older git revision, for ``policy impact``):
+    it reads the tags mlgate read then, which the bundled policies declare."""
+    if any(p.rsplit("/", 1)[-1] == TAGS_FILE for p in files):
+        return load_declarations(files, root)
+    return bundled_declarations()
+
+
+@cache
+def bundled_declarations() -> TagDeclarations:
+    root = bundled_dir("policies")
+    files = {
+        p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(root.rglob(TAGS_FILE))
+    }
+    return load_declarations(files, str(root))
 
 
 def engine_data(data_file: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:

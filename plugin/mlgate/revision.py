@@ -5,8 +5,9 @@
 - anywhere else (an installed wheel, a copied directory, files git ignores): a content
   digest, ``sha256:<hex>+mlgate-<version>``, of the policy set's modules (``*.rego``
   without the tests; line endings normalised) and data (``data.json``, ``waivers.json``
-  and the ``data.schema.json`` files, canonical JSON), so the same files give the same
-  revision everywhere and an auditor can tie a decision to the rules that made it.
+  and the ``data.schema.json`` files and the tag declarations ``**/tags.json``,
+  canonical JSON), so the same files give the same revision everywhere and an auditor
+  can tie a decision to the rules that made it.
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ def content_revision(files: dict[str, str]) -> str:
     digest = hashlib.sha256()
     for path in sorted(files):
         text = files[path]
-        if path in DATA_FILES or path.endswith("data.schema.json"):
+        if (
+            path in DATA_FILES
+            or path.endswith("data.schema.json")
+            or path.rsplit("/", 1)[-1] == "tags.json"
+        ):
             try:
                 body = canonical(json.loads(text))
             except ValueError:

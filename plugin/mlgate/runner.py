@@ -8,6 +8,7 @@ gate, an unknown status or an inconsistent ``allowed`` is an :class:`EngineError
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime
@@ -26,6 +27,7 @@ from .models import (
 )
 from .policy import PolicySet, format_message
 from .policydata import PolicySettings
+from .tags import TagDeclarations
 
 PASSING = ("pass", "waived", "not_applicable")
 STATUSES = (*PASSING, "fail")
@@ -52,24 +54,41 @@ def serialise(gate_input: GateInput) -> tuple[dict[str, Any], str, str]:
     return document, text.decode(), hashlib.sha256(text).hexdigest()
 
 
-def load_gate_input(path: str | Path) -> GateInput:
-    """Read and validate a gate input document; :class:`InputError` names file and field."""
+def load_gate_input(
+    path: str | Path, declarations: TagDeclarations | None = None
+) -> GateInput:
+    """Read and validate a gate input document; :class:`InputError` names file and field.
+
+    Its facts are validated against ``declarations``, the tag declarations of the policy
+    set it is evaluated with (default: the bundled policies').
+    """
     from pydantic import ValidationError
 
+    from .tags import facts_model
+
+    if declarations is None:
+        from .policy import bundled_declarations
+
+        declarations = bundled_declarations()
     document = read_document(path, max_depth=GATE_INPUT_MAX_DEPTH)
+    where: tuple[str, ...] = ()
     try:
         # Strict: "on", "yes" or 1 for a boolean fact is not what Python writes; lax
         # pydantic would turn it into true before the engine sees it.
         gate_input = GateInput.model_validate(document, strict=True)
+        where = ("facts",)  # the facts' shape is the declarations' (policies/**/tags.json)
+        facts = facts_model(declarations).model_validate(gate_input.facts, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(document)"
+        field = ".".join(str(p) for p in (*where, *err["loc"])) or "(document)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        schema = "the policy set's tags.json" if where else "schemas/gate_input.schema.json"
         raise InputError(
             f"{path}: field {field}: {err['msg']}; expected a gate input document "
-            f"(schemas/gate_input.schema.json){more}"
+            f"({schema}){more}"
         ) from exc
-    contradictions = derived_contradictions(gate_input)
+    gate_input.facts = facts.model_dump(mode="json")
+    contradictions = derived_contradictions(gate_input, declarations)
     if contradictions:
         more = f" (and {len(contradictions) - 1} more)" if len(contradictions) > 1 else ""
         raise InputError(f"{path}: {contradictions[0]}{more}")
@@ -80,33 +99,50 @@ NS_LIMIT = 9_000_000_000_000_000_000
 """Nanoseconds beyond this (years before 1684 or after 2255) no engine's time functions take."""
 
 
-def derived_contradictions(gate_input: GateInput) -> list[str]:
+def derived_contradictions(
+    gate_input: GateInput, declarations: TagDeclarations | None = None
+) -> list[str]:
     """Fields of a gate input document that contradict what they are derived from.
 
     A document evaluated offline (``check --input``) carries its raw material: the tags
     the facts were parsed from, the manifest content its schema errors come from, the
     evaluation time in two forms, the waivers' expiry. Python re-derives each and names
     the first field that disagrees, ``field X: ...``; an empty list when all agree.
+    The facts are re-parsed with ``declarations`` (default: the bundled policies'), so
+    every declared tag is checked, a date and its ``_ns`` included. The order of
+    ``facts.errors`` is not evidence: it is compared as a set.
     """
-    from .facts import manifest_errors, parse_facts
+    from .facts import DIGEST_PATH, manifest_errors, parse_facts
 
+    if declarations is None:
+        from .policy import bundled_declarations
+
+        declarations = bundled_declarations()
     found: list[str] = []
-    facts, digest = parse_facts(gate_input.tags)
+    facts, digest = parse_facts(gate_input.tags, declarations)
     found += [
         f"field facts.{name}: {got!r} contradicts the tags, which give {want!r}"
         for name, got, want in _differences(
-            gate_input.facts.model_dump(mode="json"), facts.model_dump(mode="json")
+            _errors_sorted(gate_input.facts), _errors_sorted(facts)
         )
     ]
     manifest = gate_input.manifest
     if manifest.digest_tagged != digest:
+        tag = declarations.input_path_tag(DIGEST_PATH) or "(no tag declared)"
         found.append(
             f"field manifest.digest_tagged: {manifest.digest_tagged!r} contradicts the tag "
-            f"compliance.data_manifest.sha256, which gives {digest!r}"
+            f"{tag}, which gives {digest!r}"
         )
     found += _manifest_contradictions(manifest, manifest_errors)
     found += _time_contradictions(gate_input)
     return found
+
+
+def _errors_sorted(facts: dict[str, Any]) -> dict[str, Any]:
+    errors = facts.get("errors")
+    if not isinstance(errors, list):
+        return facts
+    return {**facts, "errors": sorted(errors, key=lambda e: json.dumps(e, sort_keys=True))}
 
 
 def _differences(got: Any, want: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:

@@ -1,5 +1,6 @@
-"""Generate ``schemas/*.schema.json`` from the pydantic models, and the policy data's
-from the bundled policy set's ``data.schema.json`` files (:mod:`mlgate.policydata`).
+"""Generate ``schemas/*.schema.json`` from the pydantic models; the policy data's from
+the bundled policy set's ``data.schema.json`` files (:mod:`mlgate.policydata`) and the gate
+input's facts from its tag declarations, ``policies/**/tags.json`` (:mod:`mlgate.tags`).
 
     python -m mlgate.schemas [--check] [DIR]
 
@@ -40,7 +41,15 @@ def policy_data_schema() -> dict[str, Any]:
 
 def generate() -> dict[str, str]:
     out: dict[str, str] = {}
-    bodies = {name: model.model_json_schema() for name, model in SCHEMAS.items()}
+    bodies: dict[str, dict[str, Any]] = {}
+    for name, model in SCHEMAS.items():
+        if model is GateInput:
+            from .policy import bundled_declarations
+            from .tags import gate_input_schema_for
+
+            bodies[name] = gate_input_schema_for(bundled_declarations())
+        else:
+            bodies[name] = model.model_json_schema()
     bodies[POLICY_DATA] = policy_data_schema()
     for name in sorted(bodies):
         schema = {

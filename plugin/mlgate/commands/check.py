@@ -141,7 +141,7 @@ def input_document(
     from ..targets import validate_target
 
     protected = policy_set.config.protected_aliases
-    gate_input = load_gate_input(input_file)
+    gate_input = load_gate_input(input_file, policy_set.tag_declarations)
     if target is not None:
         validate_target(target, kind, protected)
         return retarget(gate_input, target, kind, policy_set.config)
