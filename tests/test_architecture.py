@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
     ("models", {"mlgate.models"}),
-    ("policy", {"mlgate.policy", "mlgate.waivers", "mlgate.gitpolicy"}),
+    ("policy", {"mlgate.policy", "mlgate.regosource", "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.policytest"}),

@@ -17,9 +17,6 @@ from typing import Any
 from .errors import one_line
 from .policy import PolicySet
 
-_TEST_RULE = re.compile(r"^(test_[A-Za-z0-9_]+)\b", re.MULTILINE)
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
-
 
 @dataclass(frozen=True)
 class TestCase:
@@ -69,12 +66,14 @@ def discover(policy_set: PolicySet, pattern: str | None = None) -> list[TestCase
     """Test rules in test modules, in file order; ``pattern`` is a regex on the name."""
     cases: list[TestCase] = []
     seen: set[str] = set()
-    for path, source in sorted(policy_set.tests.items()):
-        package = _PACKAGE.search(source)
-        if not package:
+    for path in sorted(policy_set.tests):
+        module = policy_set.rego_tests.get(path)
+        if module is None:  # does not parse: compiling the set reports it
             continue
-        for name in _TEST_RULE.findall(source):
-            case = TestCase(path, package.group(1), name)
+        for rule in module.rules:
+            if not rule.name.startswith("test_") or rule.is_function:
+                continue
+            case = TestCase(path, module.package, rule.name)
             if case.path in seen or (pattern and not re.search(pattern, case.path)):
                 continue
             seen.add(case.path)

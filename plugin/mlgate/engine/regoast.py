@@ -9,28 +9,12 @@ other.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import EngineError
+from ..regosource import regorus_module
 
 _UNKNOWN = "could not find function"
-
-
-def regorus_module() -> Any:
-    """The regorus module, with Rust error backtraces off unless asked for.
-
-    Capturing a backtrace for every evaluation error costs milliseconds (regorus errors
-    are anyhow errors, which honour RUST_LIB_BACKTRACE before RUST_BACKTRACE); set
-    RUST_LIB_BACKTRACE=1 to get them back when debugging the engine.
-    """
-    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-    try:
-        import regorus
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise EngineError(f"embedded engine unavailable: {exc}") from exc
-    return regorus
 
 
 @dataclass(frozen=True)
