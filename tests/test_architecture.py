@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("policy", {"mlgate.policy", "mlgate.regosource", "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),
-    ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.policytest"}),
+    ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.regolint", "mlgate.policytest"}),
     ("gate", {"mlgate.gate"}),
     ("reader and log", {"mlgate.evidence", "mlgate.decisionlog", "mlgate.serverrecord"}),
     ("bulk decisions", {"mlgate.audit"}),

@@ -61,7 +61,7 @@ class Annotation:
     code: str | None  # the violation code literal of the rule it annotates, if any
 
 
-def _parse_yaml(text: str, path: str, line: int) -> dict[str, Any]:
+def parse_metadata_yaml(text: str, path: str, line: int) -> dict[str, Any]:
     """A METADATA block's YAML; an error names the file line it is on (``line`` is the
     file line of the block's first YAML line)."""
     import yaml  # small, and only needed when the policy set is first read
@@ -100,7 +100,7 @@ def annotations_of(module: Module) -> list[Annotation]:
     for block in module.metadata:
         if block.target is None:
             continue
-        meta = _parse_yaml(block.text, path, block.line + 1)
+        meta = parse_metadata_yaml(block.text, path, block.line + 1)
         scope = str(meta.get("scope") or block.target)
         custom = meta.get("custom") or {}
         refs = tuple(

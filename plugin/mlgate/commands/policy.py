@@ -86,10 +86,16 @@ def policy_test(
 def policy_check(policies: PoliciesOpt = None) -> None:
     """Parse, lint and engine-check the policies.
 
-    Reports parse errors with file:line, METADATA blocks missing a field, duplicate or
-    malformed violation codes, and calls to functions the embedded engine lacks. When
+    Reports, each with file:line: parse errors; METADATA blocks missing a field, with
+    invalid YAML, or annotating nothing (a blank line before the rule); duplicate or
+    malformed violation codes; failure_msg placeholders the params lack (params no text
+    uses: a warning); names used as keys that nothing binds (they iterate); input fields
+    the gate input schema lacks and policy-data keys data.json lacks ("did you mean");
+    impure builtins (http.send, time.now_ns, rand.*, ...): a decision must replay from its
+    logged input; calls to unknown functions or ones the embedded engine lacks. When
     OPA's Go library is installed (opa-golib-python-bindings), OPA's compiler and type
-    checker judge the set too, each error with file:line. Exit 1 when anything is found.
+    checker judge the set too, each error with file:line. Exit 1 when an error is found
+    (warnings alone exit 0).
 
     Example:
 
@@ -107,8 +113,9 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     if skipped:
         typer.echo(f"note: OPA's compile check skipped: {skipped}", err=True)
     modules = len(policy_set.modules) + len(policy_set.tests)
-    if findings:
-        typer.echo(f"{len(findings)} problem(s) in {modules} module(s)")
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        typer.echo(f"{len(errors)} problem(s) in {modules} module(s)")
         raise typer.Exit(EXIT_BLOCKED)
     by_opa = "" if skipped else f"; OPA {golib.OPA_VERSION} compiles them"
     typer.echo(
