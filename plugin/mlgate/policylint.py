@@ -98,10 +98,11 @@ def _parse_errors(policy_set: PolicySet) -> list[Finding]:
 
 def _metadata_findings(policy_set: PolicySet) -> list[Finding]:
     found: list[Finding] = []
-    annotated_packages = {a.file for a in policy_set.annotations if a.scope == "package"}
-    for path in sorted(policy_set.modules):
-        if path not in annotated_packages:
-            found.append(Finding(path, 1, "package has no # METADATA block"))
+    # One block per package, on any of its modules (a gate may span several files).
+    annotated = {a.package for a in policy_set.annotations if a.scope == "package"}
+    for path, module in sorted(policy_set.rego.items()):
+        if module.package not in annotated:
+            found.append(Finding(path, module.package_line, "package has no # METADATA block"))
     for ann in policy_set.annotations:
         for name in RULE_FIELDS if ann.scope == "rule" else PACKAGE_FIELDS:
             if not getattr(ann, name):
