@@ -319,3 +319,20 @@ def test_an_input_path_is_refused_exactly_when_the_contract_lacks_it(
         return  # a free-form or scalar level: nothing to check there
     problem = _schema_problem(["input", *real, extra], schema)
     assert (problem is None) == (extra in fields), (real, extra, problem)
+
+
+# --------------------------------------------------------------------------- codes
+
+
+def test_a_violation_without_a_code_literal_is_an_error(policies: Path) -> None:
+    body = 'violations contains v if {\n\tv := {"code": "filing.x", "params": {}}\n\tfalse\n}\n'
+    found = messages(policies, body)
+    line = line_of(policies, "violations contains v if {")
+    assert found == [f'{CASE}:{line}: violation without a literal "code"']
+
+
+def test_a_code_of_another_gate_is_an_error_at_its_literals_line(policies: Path) -> None:
+    body = violation('"m"', "{}").replace('"code": "filing.lint_case"', '"code": "scope.lint_case"')
+    found = messages(policies, body)
+    assert any("code scope.lint_case is not prefixed by gate filing" in m for m in found)
+    assert messages(policies, violation('"m"', "{}")) == []

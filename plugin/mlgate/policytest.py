@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import one_line
 from .policy import PolicySet
-from .testexplain import Explanation, explain
+from .testexplain import Explanation, base_engine, explain
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,10 @@ def run_tests(
         report = _run_on_opa(policy_set, coverage=coverage, pattern=pattern)
     else:
         report = _run_on_embedded(policy_set, coverage=coverage, pattern=pattern)
+    base = base_engine(policy_set) if report.failed else None
     for result in report.failed:
         case = result.case
-        result.explanation = explain(policy_set, case.file, case.package, case.name)
+        result.explanation = explain(policy_set, case.file, case.package, case.name, base)
     if coverage:
         report.coverage = [_with_unreached_lines(f, policy_set) for f in report.coverage]
         report.untested_codes = untested_codes(policy_set, report.coverage)

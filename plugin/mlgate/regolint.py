@@ -34,8 +34,6 @@ IMPURE_BUILTINS = frozenset(
         "io.jwt.decode_verify",
         "crypto.x509.parse_and_verify_certificates",
         "providers.aws.sign_req",
-        "trace",
-        "print",
     }
 )
 IMPURE_PREFIXES = ("rand.", "uuid.rfc4122")

@@ -48,9 +48,12 @@ class Explanation:
         }
 
 
-def explain(policy_set: PolicySet, file: str, package: str, name: str) -> Explanation | None:
+def explain(
+    policy_set: PolicySet, file: str, package: str, name: str, base: Any = None
+) -> Explanation | None:
     """The failing expression of test ``name``, or None when it cannot be told (a test
-    without a body, a module that does not parse)."""
+    without a body, a module that does not parse). ``base``: the set and its tests
+    compiled on regorus (:func:`base_engine`), shared by the explanations of one run."""
     module = policy_set.rego_tests.get(file)
     rule = next((r for r in module.rules if r.name == name), None) if module else None
     bodies = rule.node.get("Spec", {}).get("bodies") if rule else None
@@ -59,7 +62,8 @@ def explain(policy_set: PolicySet, file: str, package: str, name: str) -> Explan
     stmts: list[dict[str, Any]] = bodies[0]["query"]["stmts"]
     texts = [module.text(s) for s in stmts]
     try:
-        engine = _engine(policy_set, module, package, texts)
+        engine = (base or base_engine(policy_set)).clone()
+        _add_prefixes(engine, module, package, texts)
         failing = _first_failing(engine, package, len(texts))
     except BaseException as exc:  # noqa: BLE001 - regorus panics are BaseException
         if isinstance(exc, KeyboardInterrupt):
@@ -70,7 +74,7 @@ def explain(policy_set: PolicySet, file: str, package: str, name: str) -> Explan
     stmt = stmts[failing]
     line = int(stmt["span"]["line"])
     operands = _operands(module, stmt) + _bound_before(stmts[:failing])
-    values = _values(policy_set, module, package, texts[:failing], stmt, operands)
+    values = _values(engine, module, package, texts[:failing], stmt, operands)
     note = "" if values or not operands else "its operands could not be evaluated"
     return Explanation(file, line, texts[failing], values, note)
 
@@ -84,16 +88,19 @@ def _imports(module: Module) -> str:
     return "\n".join(lines)
 
 
-def _engine(policy_set: PolicySet, module: Module, package: str, texts: list[str]) -> Any:
+def base_engine(policy_set: PolicySet) -> Any:
+    """The policy set and its tests on regorus, to clone for each explanation."""
     from .engine.embedded import compile_engine
 
-    engine = compile_engine(policy_set, with_tests=True)
+    return compile_engine(policy_set, with_tests=True)
+
+
+def _add_prefixes(engine: Any, module: Module, package: str, texts: list[str]) -> None:
     rules = [
         f"{HELPER}_{k} if {{\n" + "\n".join(texts[:k]) + "\n}" for k in range(1, len(texts) + 1)
     ]
     source = f"package {package}\n\n{_imports(module)}\n\n" + "\n\n".join(rules) + "\n"
     engine.add_policy(f"{HELPER}.rego", source)
-    return engine
 
 
 def _first_failing(engine: Any, package: str, count: int) -> int | None:
@@ -155,7 +162,7 @@ def _bound_before(stmts: list[dict[str, Any]]) -> list[str]:
 
 
 def _values(
-    policy_set: PolicySet,
+    engine: Any,
     module: Module,
     package: str,
     before: list[str],
@@ -175,11 +182,8 @@ def _values(
         for i, text in enumerate(operands)
     ]
     source = f"package {package}\n\n{_imports(module)}\n\n" + "\n\n".join(rules) + "\n"
-    from .engine.embedded import compile_engine
-
     values: dict[str, str] = {}
     try:
-        engine = compile_engine(policy_set, with_tests=True)
         engine.add_policy(f"{HELPER}_values.rego", source)
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, KeyboardInterrupt):
