@@ -2,12 +2,17 @@
 
 Findings, each ``file:line: message``:
 - parse errors (every module compiled alone, so each error names its own file);
-- METADATA blocks missing a required field, on every package and violation rule;
+- METADATA blocks missing a required field (a package: title and description, once per
+  package; a violation rule: everything its report shows);
 - violation codes that are duplicated, malformed, not prefixed by their gate, or whose
-  ``short_name`` disagrees with the code literal;
-- calls to functions the embedded engine lacks. regorus resolves a function only when
-  the call is reached, so a call behind a false condition would pass silently at run
-  time: here every call in the AST is probed up front.
+  ``short_name`` disagrees with the code literal (read from the AST, wherever the head
+  writes it);
+- calls to functions the embedded engine lacks, with "did you mean". regorus resolves a
+  function only when the call is reached, so a call behind a false condition would pass
+  silently at run time: here every call in the AST is probed up front;
+- what :mod:`mlgate.regolint` finds: unbound key names, unknown input fields and
+  policy-data keys, impure builtins, placeholders the params lack (unused params: a
+  warning), orphaned METADATA blocks and METADATA YAML errors;
 - gates missing from the set (policy data and waivers are validated on load);
 - OPA's own verdict when its Go library is importable (``opa-golib-python-bindings``):
   the set, tests and data compiled by OPA's parser, compiler and type checker, each
