@@ -8,17 +8,19 @@ compliance edits wording in one place without touching rule logic.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import PolicyError
 from .jsondoc import loads
 from .models import WaiverEntry
 from .policydata import PolicySettings, is_schema_file
 from .tags import TAGS_FILE, TagDeclarations, load_declarations
+
+if TYPE_CHECKING:
+    from .regosource import Module
 
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
@@ -61,11 +63,9 @@ class Annotation:
     code: str | None  # the violation code literal of the rule it annotates, if any
 
 
-_CODE_LITERAL = re.compile(r'"code":\s*"([a-z0-9_]+\.[a-z0-9_]+)"')
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
-
-
-def _parse_yaml(text: str, where: str) -> dict[str, Any]:
+def parse_metadata_yaml(text: str, path: str, line: int) -> dict[str, Any]:
+    """A METADATA block's YAML; an error names the file line it is on (``line`` is the
+    file line of the block's first YAML line)."""
     import yaml  # small, and only needed when the policy set is first read
 
     # The C loader (libyaml) is several times faster; the pure-Python one is the fallback.
@@ -73,39 +73,37 @@ def _parse_yaml(text: str, where: str) -> dict[str, Any]:
     try:
         value = yaml.load(text, Loader=loader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{where}: METADATA is not valid YAML: {exc}".replace("\n", " ")) from exc
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        at = line + (mark.line if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError(
+            f"{path}:{at}: METADATA is not valid YAML: {problem}".replace("\n", " ")
+        ) from exc
     if not isinstance(value, dict):
-        raise PolicyError(f"{where}: METADATA must be a YAML mapping")
+        raise PolicyError(f"{path}:{line}: METADATA must be a YAML mapping")
     return value
 
 
 def parse_annotations(path: str, source: str) -> list[Annotation]:
-    """Every METADATA block in a module, with the code literal of the rule below it."""
-    lines = source.splitlines()
-    pkg_match = _PACKAGE.search(source)
-    package = pkg_match.group(1) if pkg_match else ""
+    """Every METADATA block of a module that annotates its package or a rule (an orphan
+    block annotates nothing: ``mlgate policy check`` reports it), with the code literal
+    of the violation rule below it, read from regorus's AST. A module that does not parse
+    has none (the engines and ``policy check`` report the parse error)."""
+    from .regosource import parse_module
+
+    module = parse_module(path, source)
+    return annotations_of(module) if module else []
+
+
+def annotations_of(module: Module) -> list[Annotation]:
+    """The annotations of one parsed module (see :func:`parse_annotations`)."""
+    path = module.file
     found: list[Annotation] = []
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() != "# METADATA":
-            i += 1
+    for block in module.metadata:
+        if block.target is None:
             continue
-        start = i + 1
-        j = start
-        block: list[str] = []
-        while j < len(lines) and lines[j].startswith("#"):
-            block.append(lines[j][2:] if lines[j].startswith("# ") else lines[j][1:])
-            j += 1
-        meta = _parse_yaml("\n".join(block), f"{path}:{start}")
-        # The statement the block annotates runs until the next blank line.
-        k = j
-        statement: list[str] = []
-        while k < len(lines) and lines[k].strip():
-            statement.append(lines[k])
-            k += 1
-        head = statement[0] if statement else ""
-        scope = meta.get("scope") or ("package" if head.startswith("package ") else "rule")
-        codes = _CODE_LITERAL.findall("\n".join(statement)) if scope == "rule" else []
+        meta = parse_metadata_yaml(block.text, path, block.line + 1)
+        scope = str(meta.get("scope") or block.target)
         custom = meta.get("custom") or {}
         refs = tuple(
             str(r.get("description") or r.get("ref"))
@@ -115,7 +113,7 @@ def parse_annotations(path: str, source: str) -> list[Annotation]:
         found.append(
             Annotation(
                 file=path,
-                line=start,
+                line=block.line,
                 scope=scope,
                 title=str(meta.get("title", "")),
                 description=str(meta.get("description", "")).strip(),
@@ -124,11 +122,10 @@ def parse_annotations(path: str, source: str) -> list[Annotation]:
                 solution=str(custom.get("solution", "")).strip(),
                 severity=str(custom.get("severity", "")),
                 references=refs,
-                package=package,
-                code=codes[0] if codes else None,
+                package=module.package,
+                code=block.rule.code if block.rule and scope == "rule" else None,
             )
         )
-        i = j
     return found
 
 
@@ -154,11 +151,36 @@ class PolicySet:
     tag_declarations: TagDeclarations = field(default_factory=TagDeclarations)
 
     @cached_property
+    def rego(self) -> dict[str, Module]:
+        """Every policy module (tests apart) that parses, read from regorus's AST."""
+        from .regosource import parse_modules
+
+        return parse_modules(self.modules)[0]
+
+    @cached_property
+    def rego_tests(self) -> dict[str, Module]:
+        """Every test module that parses, read from regorus's AST."""
+        from .regosource import parse_modules
+
+        return parse_modules(self.tests)[0]
+
+    @cached_property
     def annotations(self) -> list[Annotation]:
         found: list[Annotation] = []
-        for path, source in sorted(self.modules.items()):
-            found.extend(parse_annotations(path, source))
+        for path in sorted(self.modules):
+            if path in self.rego:
+                found.extend(annotations_of(self.rego[path]))
         return found
+
+    def violation_codes(self) -> dict[str, tuple[str, int]]:
+        """Every violation code literal of the policies (tests apart) and where it is
+        written (file, line); a duplicated code keeps its first place."""
+        codes: dict[str, tuple[str, int]] = {}
+        for path in sorted(self.modules):
+            for rule in self.rego[path].violations if path in self.rego else []:
+                if rule.code:
+                    codes.setdefault(rule.code, (path, rule.code_line))
+        return codes
 
     @cached_property
     def gate_ids(self) -> tuple[str, ...]:
@@ -238,13 +260,15 @@ def load_config(
             "(see schemas/policy_data.schema.json)"
         )
     schema = assemble(files, root)
-    packages = {
-        match.group(1): path
-        for path, text in files.items()
-        if path.endswith(".rego") and not path.endswith(TEST_SUFFIX)
-        for match in [_PACKAGE.search(text)]
-        if match
-    }
+
+    def packages() -> dict[str, str]:
+        """Each Rego package's file, read from the AST only to word a refusal."""
+        from .regosource import parse_modules
+
+        rego = {p: t for p, t in files.items() if p.endswith(".rego")}
+        parsed, _ = parse_modules({p: t for p, t in rego.items() if not p.endswith(TEST_SUFFIX)})
+        return {module.package: path for path, module in parsed.items()}
+
     values, defaults = validate_config(raw, schema, where, root, packages)
     return LoadedConfig(values, settings_from(values, where), defaults, schema)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +93,7 @@ def validate_config(
     schema: Mapping[str, Any],
     where: str,
     root: str,
-    packages: Mapping[str, str],
+    packages: Callable[[], Mapping[str, str]],
 ) -> tuple[dict[str, Any], list[str]]:
     """``mlgate.config`` as written, checked against the assembled ``schema``: the filled
     copy the engines get and the dotted paths left to defaults. ``packages`` maps each
@@ -101,7 +101,7 @@ def validate_config(
     properties: Mapping[str, Any] = schema["properties"]
     for key in raw:
         if key not in properties:
-            raise PolicyError(f"{where}: {_unknown_section(key, root, properties, packages)}")
+            raise PolicyError(f"{where}: {_unknown_section(key, root, properties, packages())}")
     found = first_error(raw, schema, "mlgate.config")
     if found:
         raise PolicyError(f"{where}: {found}")

@@ -2,12 +2,17 @@
 
 Findings, each ``file:line: message``:
 - parse errors (every module compiled alone, so each error names its own file);
-- METADATA blocks missing a required field, on every package and violation rule;
+- METADATA blocks missing a required field (a package: title and description, once per
+  package; a violation rule: everything its report shows);
 - violation codes that are duplicated, malformed, not prefixed by their gate, or whose
-  ``short_name`` disagrees with the code literal;
-- calls to functions the embedded engine lacks. regorus resolves a function only when
-  the call is reached, so a call behind a false condition would pass silently at run
-  time: here every call in the AST is probed up front.
+  ``short_name`` disagrees with the code literal (read from the AST, wherever the head
+  writes it);
+- calls to functions the embedded engine lacks, with "did you mean". regorus resolves a
+  function only when the call is reached, so a call behind a false condition would pass
+  silently at run time: here every call in the AST is probed up front;
+- what :mod:`mlgate.regolint` finds: unbound key names, unknown input fields and
+  policy-data keys, impure builtins, placeholders the params lack (unused params: a
+  warning), orphaned METADATA blocks and METADATA YAML errors;
 - gates missing from the set (policy data and waivers are validated on load);
 - OPA's own verdict when its Go library is importable (``opa-golib-python-bindings``):
   the set, tests and data compiled by OPA's parser, compiler and type checker, each
@@ -21,25 +26,33 @@ import json
 import re
 from typing import Any
 
-from .engine.embedded import regorus_module
 from .engine.regoast import Finding, unknown_function_calls
-from .errors import one_line
+from .errors import PolicyError, one_line
 from .policy import PolicySet
+from .regolint import ast_findings
+from .regosource import regorus_module
 
-PACKAGE_FIELDS = ("title", "description", "short_name", "failure_msg", "solution", "severity")
-RULE_FIELDS = PACKAGE_FIELDS
+# A package's block is shown as the gate's title and description (SARIF: its solution);
+# a violation's is what the user reads when it fires.
+PACKAGE_FIELDS = ("title", "description")
+RULE_FIELDS = ("title", "description", "short_name", "failure_msg", "solution", "severity")
 SEVERITIES = {"critical", "high", "medium", "low"}
 _CODE_SHAPE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
-_VIOLATION_HEAD = re.compile(r"^violations\s+contains\b")
 
 
 def check_policy_set(policy_set: PolicySet) -> list[Finding]:
     findings: list[Finding] = []
     findings += _parse_errors(policy_set)
-    findings += _metadata_findings(policy_set)
-    findings += _code_findings(policy_set)
+    try:
+        policy_set.annotations  # noqa: B018 - a METADATA block's YAML may not parse
+    except PolicyError:
+        pass  # ast_findings reports each such block with its file line
+    else:
+        findings += _metadata_findings(policy_set)
+        findings += _code_findings(policy_set)
+        findings += _config_findings(policy_set)
     findings += _unknown_functions(policy_set)
-    findings += _config_findings(policy_set)
+    findings += ast_findings(policy_set)
     findings += opa_findings(policy_set)
     return sorted(set(findings), key=lambda f: (f.file, f.line, f.message))
 
@@ -90,10 +103,11 @@ def _parse_errors(policy_set: PolicySet) -> list[Finding]:
 
 def _metadata_findings(policy_set: PolicySet) -> list[Finding]:
     found: list[Finding] = []
-    annotated_packages = {a.file for a in policy_set.annotations if a.scope == "package"}
-    for path in sorted(policy_set.modules):
-        if path not in annotated_packages:
-            found.append(Finding(path, 1, "package has no # METADATA block"))
+    # One block per package, on any of its modules (a gate may span several files).
+    annotated = {a.package for a in policy_set.annotations if a.scope == "package"}
+    for path, module in sorted(policy_set.rego.items()):
+        if module.package not in annotated:
+            found.append(Finding(path, module.package_line, "package has no # METADATA block"))
     for ann in policy_set.annotations:
         for name in RULE_FIELDS if ann.scope == "rule" else PACKAGE_FIELDS:
             if not getattr(ann, name):
@@ -114,30 +128,20 @@ def _metadata_findings(policy_set: PolicySet) -> list[Finding]:
             found.append(Finding(ann.file, ann.line, "gate METADATA has no related_resources"))
     # Every violation rule must carry its own block.
     annotated_rules = {(a.file, a.code) for a in policy_set.annotations if a.code}
-    for path, source in sorted(policy_set.modules.items()):
-        for number, line in enumerate(source.splitlines(), start=1):
-            if _VIOLATION_HEAD.match(line):
-                code = _code_in(line)
-                if code and (path, code) not in annotated_rules:
-                    found.append(Finding(path, number, f"violation {code} has no # METADATA"))
+    for path, module in sorted(policy_set.rego.items()):
+        for rule in module.violations:
+            if rule.code and (path, rule.code) not in annotated_rules:
+                found.append(Finding(path, rule.line, f"violation {rule.code} has no # METADATA"))
     return found
-
-
-def _code_in(line: str) -> str | None:
-    match = re.search(r'"code":\s*"([^"]+)"', line)
-    return match.group(1) if match else None
 
 
 def _code_findings(policy_set: PolicySet) -> list[Finding]:
     found: list[Finding] = []
     seen: dict[str, str] = {}
-    for path, source in sorted(policy_set.modules.items()):
-        package = re.search(r"^package\s+([\w.]+)", source, re.MULTILINE)
-        gate = package.group(1).rsplit(".", 1)[-1] if package else ""
-        for number, line in enumerate(source.splitlines(), start=1):
-            if not _VIOLATION_HEAD.match(line):
-                continue
-            code = _code_in(line)
+    for path, module in sorted(policy_set.rego.items()):
+        gate = module.package.rsplit(".", 1)[-1]
+        for rule in module.violations:
+            code, number = rule.code, rule.code_line or rule.line
             where = f"{path}:{number}"
             if code is None:
                 found.append(Finding(path, number, 'violation without a literal "code"'))

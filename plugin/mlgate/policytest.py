@@ -16,9 +16,7 @@ from typing import Any
 
 from .errors import one_line
 from .policy import PolicySet
-
-_TEST_RULE = re.compile(r"^(test_[A-Za-z0-9_]+)\b", re.MULTILINE)
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
+from .testexplain import Explanation, base_engine, explain
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,7 @@ class TestResult:
     passed: bool
     error: str = ""
     seconds: float = 0.0
+    explanation: Explanation | None = None  # a failure's failing expression and values
 
 
 @dataclass
@@ -59,22 +58,33 @@ class FileCoverage:
 class TestReport:
     results: list[TestResult] = field(default_factory=list)
     coverage: list[FileCoverage] = field(default_factory=list)
+    untested_codes: list[tuple[str, str, int]] = field(default_factory=list)  # code, file, line
 
     @property
     def failed(self) -> list[TestResult]:
         return [r for r in self.results if not r.passed]
+
+    @property
+    def coverage_percent(self) -> float:
+        """Covered lines over all lines of the policies (a file no test reached counts
+        every line of its rules as not covered)."""
+        covered = sum(len(f.covered) for f in self.coverage)
+        total = covered + sum(len(f.not_covered) for f in self.coverage)
+        return 100.0 * covered / total if total else 100.0
 
 
 def discover(policy_set: PolicySet, pattern: str | None = None) -> list[TestCase]:
     """Test rules in test modules, in file order; ``pattern`` is a regex on the name."""
     cases: list[TestCase] = []
     seen: set[str] = set()
-    for path, source in sorted(policy_set.tests.items()):
-        package = _PACKAGE.search(source)
-        if not package:
+    for path in sorted(policy_set.tests):
+        module = policy_set.rego_tests.get(path)
+        if module is None:  # does not parse: compiling the set reports it
             continue
-        for name in _TEST_RULE.findall(source):
-            case = TestCase(path, package.group(1), name)
+        for rule in module.rules:
+            if not rule.name.startswith("test_") or rule.is_function:
+                continue
+            case = TestCase(path, module.package, rule.name)
             if case.path in seen or (pattern and not re.search(pattern, case.path)):
                 continue
             seen.add(case.path)
@@ -92,7 +102,20 @@ def run_tests(
     """Run the tests on ``engine`` (``embedded`` or ``opa``); compile errors raise
     PolicyError, OPA's Go library missing raises EngineError."""
     if engine == "opa":
-        return _run_on_opa(policy_set, coverage=coverage, pattern=pattern)
+        report = _run_on_opa(policy_set, coverage=coverage, pattern=pattern)
+    else:
+        report = _run_on_embedded(policy_set, coverage=coverage, pattern=pattern)
+    base = base_engine(policy_set) if report.failed else None
+    for result in report.failed:
+        case = result.case
+        result.explanation = explain(policy_set, case.file, case.package, case.name, base)
+    if coverage:
+        report.coverage = [_with_unreached_lines(f, policy_set) for f in report.coverage]
+        report.untested_codes = untested_codes(policy_set, report.coverage)
+    return report
+
+
+def _run_on_embedded(policy_set: PolicySet, *, coverage: bool, pattern: str | None) -> TestReport:
     from .engine.embedded import compile_engine
 
     engine = compile_engine(policy_set, with_tests=True)
@@ -104,6 +127,29 @@ def run_tests(
     if coverage:
         report.coverage = _coverage(engine, policy_set)
     return report
+
+
+def untested_codes(
+    policy_set: PolicySet, coverage: list[FileCoverage]
+) -> list[tuple[str, str, int]]:
+    """Violation codes no test produces: the engines mark a rule's head covered only when
+    the rule produced a value, so a code whose literal's line is not covered was never
+    reported by any test."""
+    covered = {f.file: set(f.covered) for f in coverage}
+    missing = []
+    for code, (file, line) in sorted(policy_set.violation_codes().items()):
+        if line not in covered.get(file, set()):
+            missing.append((code, file, line))
+    return missing
+
+
+def _with_unreached_lines(fc: FileCoverage, policy_set: PolicySet) -> FileCoverage:
+    """A file no test reached: every line of its rules is not covered."""
+    module = policy_set.rego.get(fc.file)
+    if fc.evaluated or module is None:
+        return fc
+    lines = sorted({n for r in module.rules for n in range(r.line, r.end_line + 1)})
+    return FileCoverage(fc.file, [], lines, evaluated=False)
 
 
 def _run_one(engine: Any, case: TestCase) -> TestResult:

@@ -7,11 +7,6 @@
 # related_resources:
 #   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
 #     description: Interim Measures for Generative AI Services, Art. 2
-# custom:
-#   short_name: lib
-#   failure_msg: Scope cannot be decided from the version's audience and regions
-#   solution: Set compliance.audience and compliance.regions on the model version.
-#   severity: critical
 package mlgate.lib
 
 config := data.mlgate.config

@@ -7,11 +7,6 @@
 #   and so can stale or partial policy data: every gate that reads a
 #   malformed field fails with <gate>.input_invalid instead of trusting it
 #   (an absent key or a "yes" for true must never read as "not required").
-# custom:
-#   short_name: wellformed
-#   failure_msg: The gate input or the policy data is ill-formed
-#   solution: Build the gate input with mlgate, and load the complete policy data.
-#   severity: critical
 package mlgate.wellformed
 
 facts := input.facts

@@ -8,11 +8,6 @@
 # related_resources:
 #   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
 #     description: Interim Measures for the Management of Generative AI Services
-# custom:
-#   short_name: decision
-#   failure_msg: One or more gates blocked the promotion
-#   solution: Fix every failing gate, or obtain a waiver for it.
-#   severity: high
 package mlgate.main
 
 import data.mlgate.lib

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -21,13 +22,33 @@ from .common import (
 from .options import EngineChoice, seconds
 
 
+class TestFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 @policy_app.command("test")
 @guarded
 def policy_test(
     policies: PoliciesOpt = None,
     coverage: Annotated[
-        bool, typer.Option("--coverage", help="Report covered lines per policy file.")
+        bool,
+        typer.Option(
+            "--coverage",
+            help="Report covered lines per policy file, the total, and the violation codes "
+            "no test produces.",
+        ),
     ] = False,
+    coverage_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--coverage-threshold",
+            metavar="PCT",
+            min=0.0,
+            max=100.0,
+            help="Exit 1 when the total coverage is below PCT percent (implies --coverage).",
+        ),
+    ] = None,
     run: Annotated[
         str | None, typer.Option("--run", "-r", help="Only tests whose path matches this regex.")
     ] = None,
@@ -42,17 +63,27 @@ def policy_test(
             "(needs opa-golib-python-bindings).",
         ),
     ] = EngineChoice.embedded,
+    fmt: Annotated[TestFormat, typer.Option("--format", "-f", help="Report format.")] = (
+        TestFormat.table
+    ),
 ) -> None:
     """Run every test_* rule of the Rego tests, on regorus or on OPA.
 
-    Prints PASS/FAIL per test (failures always, passes with -v) and a summary; exit 1 when
-    any test fails, 2 when the policies do not compile or the engine is not available.
+    Prints PASS/FAIL per test (failures always, passes with -v) and a summary. A failing
+    test shows the expression that did not hold (file:line, source) and the values of
+    its operands and of the variables bound before it, re-evaluated on regorus. Exit 1
+    when any test fails or the coverage is below --coverage-threshold, 2 when the
+    policies do not compile or the engine is not available.
 
     Example:
 
         mlgate policy test --coverage
+        mlgate policy test --coverage-threshold 90 --format json
         mlgate policy test --engine opa
     """
+    import json
+
+    from ..output.testreport import document, table
     from ..policy import load_policy_dir
     from ..policytest import run_tests
 
@@ -61,24 +92,18 @@ def policy_test(
             re.compile(run)
         except re.error as exc:
             raise InputError(f"--run {run!r}: not a regular expression: {exc}") from exc
+    coverage = coverage or coverage_threshold is not None
     policy_set = load_policy_dir(policies)
     report = run_tests(policy_set, coverage=coverage, pattern=run, engine=engine.value)
     if not report.results:
         raise InputError(f"{policy_set.root}: no test_* rules found in *_test.rego files")
-    for result in report.results:
-        if verbose or not result.passed:
-            mark = "PASS" if result.passed else "FAIL"
-            detail = f": {result.error}" if result.error else ""
-            typer.echo(f"{mark} {result.case.file}: {result.case.path}{detail}")
-    failed = len(report.failed)
-    typer.echo(f"{len(report.results) - failed} passed, {failed} failed")
-    if coverage:
-        typer.echo("coverage:")
-        for fc in report.coverage:
-            missing = ",".join(str(n) for n in fc.not_covered) or "-"
-            detail = f"not covered: {missing}" if fc.evaluated else "not evaluated by any test"
-            typer.echo(f"  {fc.percent:5.1f}%  {fc.file}  ({detail})")
-    raise typer.Exit(EXIT_BLOCKED if failed else EXIT_ALLOWED)
+    if fmt == TestFormat.json:
+        doc = document(report, coverage=coverage, threshold=coverage_threshold)
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(table(report, verbose=verbose, coverage=coverage, threshold=coverage_threshold))
+    below = coverage_threshold is not None and report.coverage_percent < coverage_threshold
+    raise typer.Exit(EXIT_BLOCKED if report.failed or below else EXIT_ALLOWED)
 
 
 @policy_app.command("check")
@@ -86,12 +111,18 @@ def policy_test(
 def policy_check(policies: PoliciesOpt = None) -> None:
     """Parse, lint and engine-check the policies.
 
-    Reports parse errors with file:line, METADATA blocks missing a field, duplicate or
-    malformed violation codes, and calls to functions the embedded engine lacks. A gate
-    package not wired in main.rego's required_gates, a wired id without its package, a
-    duplicate or malformed id is an error (exit 2) naming both places. When
+    Reports, each with file:line: parse errors; METADATA blocks missing a field, with
+    invalid YAML, or annotating nothing (a blank line before the rule); duplicate or
+    malformed violation codes; failure_msg placeholders the params lack (params no text
+    uses: a warning); names used as keys that nothing binds (they iterate); input fields
+    the gate input schema lacks and policy-data keys data.json lacks ("did you mean");
+    impure builtins (http.send, time.now_ns, rand.*, ...): a decision must replay from its
+    logged input; calls to unknown functions or ones the embedded engine lacks. A gate package not
+    wired in main.rego's required_gates, a wired id without its package, a duplicate or
+    malformed id is an error (exit 2) naming both places. When
     OPA's Go library is installed (opa-golib-python-bindings), OPA's compiler and type
-    checker judge the set too, each error with file:line. Exit 1 when anything is found.
+    checker judge the set too, each error with file:line. Exit 1 when an error is found
+    (warnings alone exit 0).
 
     Example:
 
@@ -110,8 +141,9 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     if skipped:
         typer.echo(f"note: OPA's compile check skipped: {skipped}", err=True)
     modules = len(policy_set.modules) + len(policy_set.tests)
-    if findings:
-        typer.echo(f"{len(findings)} problem(s) in {modules} module(s)")
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        typer.echo(f"{len(errors)} problem(s) in {modules} module(s)")
         raise typer.Exit(EXIT_BLOCKED)
     by_opa = "" if skipped else f"; OPA {golib.OPA_VERSION} compiles them"
     typer.echo(

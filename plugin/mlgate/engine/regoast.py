@@ -8,29 +8,14 @@ other.
 
 from __future__ import annotations
 
+import difflib
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import EngineError
+from ..regosource import regorus_module
 
 _UNKNOWN = "could not find function"
-
-
-def regorus_module() -> Any:
-    """The regorus module, with Rust error backtraces off unless asked for.
-
-    Capturing a backtrace for every evaluation error costs milliseconds (regorus errors
-    are anyhow errors, which honour RUST_LIB_BACKTRACE before RUST_BACKTRACE); set
-    RUST_LIB_BACKTRACE=1 to get them back when debugging the engine.
-    """
-    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-    try:
-        import regorus
-    except ImportError as exc:  # pragma: no cover - a broken install
-        raise EngineError(f"embedded engine unavailable: {exc}") from exc
-    return regorus
 
 
 @dataclass(frozen=True)
@@ -38,9 +23,11 @@ class Finding:
     file: str
     line: int
     message: str
+    severity: str = "error"  # or "warning": reported, not failing the check
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        mark = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}: {mark}{self.message}"
 
 
 def _render_ref(node: Any) -> str | None:
@@ -122,16 +109,101 @@ def unknown_function_calls(sources: dict[str, str]) -> list[Finding]:
             if head in aliases or head == "data":
                 full = name if head == "data" else aliases[head] + name[len(head) :]
                 if full not in user_functions:
-                    found.append(Finding(file, line, f"call to undefined function {name}"))
+                    near = _near(full, user_functions, head, aliases.get(head, ""))
+                    found.append(Finding(file, line, f"call to undefined function {name}{near}"))
                 continue
             builtin_calls.append((file, line, name, arity))
     missing = _missing_builtins(regorus, {(name, arity) for _, _, name, arity in builtin_calls})
+    known = sorted({n for n, a in _KNOWN_BUILTINS if _KNOWN_BUILTINS[(n, a)]} | COMMON_BUILTINS)
     for file, line, name, arity in builtin_calls:
         if (name, arity) in missing:
+            close = difflib.get_close_matches(name, known, n=1)
+            near = f"; did you mean {close[0]}?" if close else ""
             found.append(
-                Finding(file, line, f"function {name} is not supported by the embedded engine")
+                Finding(
+                    file, line, f"function {name} is not supported by the embedded engine{near}"
+                )
             )
     return found
+
+
+def _near(full: str, user_functions: set[str], head: str, alias_path: str) -> str:
+    """``; did you mean lib.gate_result?`` for a misspelt function of the set."""
+    close = difflib.get_close_matches(full, sorted(user_functions), n=1)
+    if not close:
+        return ""
+    shown = close[0]
+    if alias_path and shown.startswith(alias_path + "."):
+        shown = head + shown[len(alias_path) :]
+    return f"; did you mean {shown}?"
+
+
+# Builtins offered as "did you mean" beside those the set already calls successfully.
+COMMON_BUILTINS = frozenset(
+    [
+        "abs",
+        "all",
+        "any",
+        "array.concat",
+        "array.reverse",
+        "array.slice",
+        "base64.decode",
+        "base64.encode",
+        "ceil",
+        "concat",
+        "contains",
+        "count",
+        "endswith",
+        "floor",
+        "format_int",
+        "graph.reachable",
+        "indexof",
+        "is_array",
+        "is_boolean",
+        "is_null",
+        "is_number",
+        "is_object",
+        "is_set",
+        "is_string",
+        "json.marshal",
+        "json.unmarshal",
+        "lower",
+        "max",
+        "min",
+        "numbers.range",
+        "object.filter",
+        "object.get",
+        "object.keys",
+        "object.remove",
+        "object.union",
+        "regex.match",
+        "regex.split",
+        "replace",
+        "round",
+        "sort",
+        "split",
+        "sprintf",
+        "startswith",
+        "strings.replace_n",
+        "substring",
+        "sum",
+        "time.add_date",
+        "time.date",
+        "time.diff",
+        "time.parse_rfc3339_ns",
+        "to_number",
+        "trim",
+        "trim_left",
+        "trim_prefix",
+        "trim_right",
+        "trim_space",
+        "trim_suffix",
+        "union",
+        "upper",
+        "units.parse",
+        "walk",
+    ]
+)
 
 
 _KNOWN_BUILTINS: dict[tuple[str, int], bool] = {}
