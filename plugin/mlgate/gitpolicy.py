@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, PolicyError
-from .policy import DATA_FILE, WAIVER_FILE, PolicySet, policy_set_from_files
+from .policy import PolicySet, is_policy_file, policy_set_from_files
 
 
 def _repo(directory: Path) -> Any:
@@ -44,7 +44,7 @@ def load_policy_at(ref: str, directory: str | Path) -> PolicySet:
         if item.type != "blob":
             continue
         path = Path(item.path).relative_to(tree.path).as_posix() if tree.path else item.path
-        if path.endswith(".rego") or path in (DATA_FILE, WAIVER_FILE):
+        if is_policy_file(path):
             try:
                 files[path] = item.data_stream.read().decode("utf-8")
             except UnicodeDecodeError as exc:

@@ -21,6 +21,16 @@ from .models import GATE_IDS, PolicyConfig, WaiverEntry
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
 TEST_SUFFIX = "_test.rego"
+# The conformance corpus (mlgate.scenarios) lives in the policy directory, for the author,
+# but is no policy: nothing under it is read as Rego or data, nor reaches an engine.
+SCENARIO_DIR = "scenarios"
+
+
+def is_policy_file(relative: str) -> bool:
+    """A path (relative to the policy directory) the policy set is read from."""
+    if relative.split("/", 1)[0] == SCENARIO_DIR:
+        return False
+    return relative.endswith(".rego") or relative in (DATA_FILE, WAIVER_FILE)
 
 
 def _package_root() -> Path:
@@ -239,7 +249,10 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
 
 
 def _wanted_files(root: Path) -> list[Path]:
-    return [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]
+    rego = [
+        p for p in sorted(root.rglob("*.rego")) if is_policy_file(p.relative_to(root).as_posix())
+    ]
+    return [*rego, root / DATA_FILE, root / WAIVER_FILE]
 
 
 def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:

@@ -352,11 +352,11 @@ class ServerRegistry(Registry):
 
 def _policy_files(root: Path) -> dict[str, str]:
     """The files :func:`mlgate.policy.load_policy_dir` reads, as texts (the snapshot)."""
-    from ..policy import DATA_FILE, WAIVER_FILE
+    from ..policy import DATA_FILE, WAIVER_FILE, is_policy_file
 
     files: dict[str, str] = {}
     for path in [*sorted(root.rglob("*.rego")), root / DATA_FILE, root / WAIVER_FILE]:
-        if path.is_file():
+        if path.is_file() and is_policy_file(path.relative_to(root).as_posix()):
             try:
                 files[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
