@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 #   registry reader and the log, below output/;
 # - demo, clidoc and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
+    ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names", "mlgate.timetokens",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
     ("models", {"mlgate.models"}),
     ("policy", {"mlgate.policy", "mlgate.waivers", "mlgate.gitpolicy"}),

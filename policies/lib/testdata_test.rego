@@ -8,7 +8,7 @@ package mlgate.testdata
 
 # The policy data the gates read, at its defaults, spelled out: a unit test
 # keeps its meaning when data.json is tuned. The shipped data is exercised by
-# the conformance corpus (tests/scenarios).
+# the conformance corpus (policies/scenarios).
 config := {
 	"protected_aliases": ["production", "public", "champion"],
 	"protected_stages": ["production"],
