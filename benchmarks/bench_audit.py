@@ -88,8 +88,12 @@ def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[t
     now_ms = int(time.time() * 1000)
     today = datetime.now(UTC).date()
     fresh = (today - timedelta(days=30)).isoformat()
-    # Passed 300 days before promotion, promoted 100 days ago: 400 days old now.
-    stale = (today - timedelta(days=400)).isoformat()
+    # Promoted 100 days ago, when it was 65 days short of the shipped max_age_days; past
+    # it by 35 days now (whatever the shipped number, above 65 days).
+    from mlgate.policy import load_policy_dir
+
+    max_age = load_policy_dir(None).config.assessment.max_age_days
+    stale = (today - timedelta(days=max_age + 35)).isoformat()
 
     logged_rows, model_rows, version_rows, alias_rows, aged = [], [], [], [], []
     index = 0

@@ -6,7 +6,7 @@ and of the policy data file (list items dropped, booleans flipped, numbers +-1),
 each against:
 
 - the Rego unit tests (``*_test.rego``, as ``mlgate policy test`` runs them), always;
-- the conformance corpus (``--corpus tests/scenarios``), optionally, in-process through
+- the conformance corpus (``--corpus policies/scenarios``), optionally, in-process through
   ``runner.evaluate`` so Python's checks of the decision count too;
 - a pin table (``--pins tests/test_shipped_policy_data.py``), optionally, for the data
   file: a module whose ``differences(data)`` lists the pinned values ``data`` changes.
@@ -19,7 +19,7 @@ survivor listed in the equivalents file (``benchmarks/mutation_equivalents.json`
 by file, the original line's text and the mutation, so edits elsewhere do not stale it)
 is reported as equivalent; any other survivor makes the exit code 1.
 
-    python benchmarks/mutate_policies.py --corpus tests/scenarios \\
+    python benchmarks/mutate_policies.py --corpus policies/scenarios \\
         --pins tests/test_shipped_policy_data.py
 
 For a compliance team's own policy directory: ``--policies DIR`` (and ``--data FILE`` for
@@ -42,6 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -257,23 +258,25 @@ def data_mutants(path: str, text: str) -> list[Mutant]:
 @dataclass
 class Scenario:
     name: str
-    gate_input: Any  # mlgate.models.GateInput
+    case: Any  # mlgate.scenarios.Scenario
+    base: dict[str, Any]  # the corpus's base.json
     want: dict[str, Any]
 
 
-def load_corpus(directory: Path) -> list[Scenario]:
-    from mlgate.models import GateInput
+# The corpus decides the same at any moment; a fixed one keeps runs reproducible.
+CORPUS_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
-    scenarios = []
-    for case in sorted(p for p in directory.iterdir() if (p / "input.json").is_file()):
-        document = json.loads((case / "input.json").read_text(encoding="utf-8"))
-        want = json.loads((case / "expected.json").read_text(encoding="utf-8"))
-        scenarios.append(Scenario(case.name, GateInput.model_validate(document), want))
-    return scenarios
+
+def load_corpus(directory: Path) -> list[Scenario]:
+    from mlgate.scenarios import load_base
+    from mlgate.scenarios import load_corpus as read_corpus
+
+    base = load_base(directory)
+    return [Scenario(c.name, c, base, c.expected or {}) for c in read_corpus(directory)]
 
 
 def essentials(decision: Any) -> dict[str, Any]:
-    """What a conformance case pins (tests/scenarios/README.md)."""
+    """What a conformance case pins (policies/scenarios/README.md)."""
     return {
         "allowed": decision.allowed,
         "in_scope": decision.in_scope,
@@ -361,12 +364,15 @@ class Oracles:
         return ""
 
     def _corpus(self, policy_set: Any, engine: Any) -> str:
-        from mlgate.runner import evaluate
+        from mlgate.engine.embedded import EmbeddedEngine
+        from mlgate.scenarios import EnginePool, decide
 
         compiled = _Compiled(engine)
+        # A case with its own policy data is decided by an engine compiled for that data.
+        pool = EnginePool(lambda ps: compiled if ps is policy_set else EmbeddedEngine(ps))
         for case in self.corpus:
             try:
-                decision = evaluate(case.gate_input, compiled, policy_set)
+                decision = decide(case.base, case.case, policy_set, pool, CORPUS_NOW)
             except Exception as exc:  # noqa: BLE001 - any failure to decide is a kill
                 return f"scenario {case.name} ({type(exc).__name__})"
             got = essentials(decision)

@@ -30,13 +30,16 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from helpers import EXAMPLES
+from evidence_fixtures import (  # noqa: F401 - re-exported: the tests import them from here
+    compliant_tags,
+    example_manifest,
+    out_of_scope_tags,
+)
 from mlgate.evidence import global_mlflow_uri
 
 if TYPE_CHECKING:
@@ -52,34 +55,6 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-
-
-def example_manifest() -> dict[str, Any]:
-    return json.loads((EXAMPLES / "data_manifest.json").read_text(encoding="utf-8"))
-
-
-def compliant_tags(**overrides: str) -> dict[str, str]:
-    """Tags of an in-scope version that passes every gate but the manifest (attach one)."""
-    tags = {
-        "compliance.audience": "public",
-        "compliance.regions": "CN,SG",
-        "compliance.public_opinion": "true",
-        "compliance.modalities": "text",
-        "compliance.filing.status": "completed",
-        "compliance.filing.id": "Beijing-WXSuanFa-20240001",
-        "compliance.assessment.status": "passed",
-        "compliance.assessment.date": (datetime.now(UTC).date() - timedelta(days=30)).isoformat(),
-        "compliance.assessment.report": "s3://compliance/reports/chat.pdf",
-        "compliance.labeling.explicit": "true",
-        "compliance.labeling.implicit": "true",
-    }
-    tags.update({k if k.startswith("compliance.") else f"compliance.{k}": v
-                 for k, v in overrides.items()})
-    return tags
-
-
-def out_of_scope_tags() -> dict[str, str]:
-    return {"compliance.audience": "research", "compliance.regions": "CN"}
 
 
 @dataclass

@@ -38,6 +38,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from evidence_fixtures import compliant_tags as shared_compliant_tags
+from evidence_fixtures import example_manifest_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SCHEMA = ROOT / "schemas" / "data_manifest.schema.json"
@@ -56,7 +59,10 @@ KINDS = ("pretraining", "finetuning", "preference", "evaluation", "other")
 SOURCES = ("licensed", "public_domain", "open_license", "user_consented", "web_crawl",
            "synthetic", "internal")
 DUTIES = ("rules_documented", "quality_assessment", "sampling_verification", "labeler_training")
-MAX_AGE_DAYS = 365
+# The one number of the policy data the oracle needs, read from the policy set (its
+# data.json, as JSON: not through mlgate), so that tuning it does not break the fuzzing.
+MAX_AGE_DAYS: int = json.loads((ROOT / "policies" / "data.json").read_text(encoding="utf-8"))[
+    "mlgate"]["config"]["assessment"]["max_age_days"]
 GATES = ("scope", "filing", "assessment", "labeling", "data_manifest")
 
 T = "compliance."
@@ -264,8 +270,8 @@ def _assessment_reasons(view: View) -> list[str]:
     today = view.now.astimezone(UTC).date()
     if day > today:
         return ["assessment: date in the future"]
-    if (today - day).days > MAX_AGE_DAYS:  # exactly 365 days is a boundary both ways
-        return ["assessment: older than 365 days"]
+    if (today - day).days > MAX_AGE_DAYS:  # exactly MAX_AGE_DAYS is a boundary both ways
+        return [f"assessment: older than {MAX_AGE_DAYS} days"]
     return []
 
 
@@ -619,8 +625,9 @@ def _day(offset: int, base: date | None = None) -> str:
 def date_strings(base: date | None = None) -> st.SearchStrategy[str]:
     """Assessment dates around the contract's boundaries, and malformed ones."""
     return st.sampled_from([
-        _day(0, base), _day(-1, base), _day(1, base), _day(-364, base), _day(-365, base),
-        _day(-366, base), _day(-400, base), _day(3650, base), "2026-02-30", "2026-13-01",
+        _day(0, base), _day(-1, base), _day(1, base), _day(1 - MAX_AGE_DAYS, base),
+        _day(-MAX_AGE_DAYS, base), _day(-1 - MAX_AGE_DAYS, base), _day(-400, base),
+        _day(3650, base), "2026-02-30", "2026-13-01",
         "0001-01-01", "9999-12-31", "2026-06-01T23:30:00-05:00", "2026-06-01T00:00:00Z",
         "20260601", "2026-6-1", "01/06/2026", "yesterday", "", " ", "2026-06-01\n",
     ])
@@ -864,15 +871,7 @@ def _consistent_fact(doc: dict[str, Any], draw: Any) -> None:
 
 
 def compliant_tags(today: date) -> dict[str, str]:
-    return {
-        AUDIENCE: "public", REGIONS: "CN,SG", MODS: "text", FSTATUS: "completed",
-        FID: "Beijing-WXSuanFa-20240001", ASTATUS: "passed", ADATE: _day(-30, today),
-        AREPORT: "s3://compliance/reports/chat.pdf", EXPLICIT: "true", IMPLICIT: "true",
-    }
-
-
-def example_manifest_bytes() -> bytes:
-    return (EXAMPLES / "data_manifest.json").read_bytes()
+    return shared_compliant_tags(today)
 
 
 LOOKALIKE_KEYS = ["COMPLIANCE.audience", "compliance.AUDIENCE", "Compliance.Audience",

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
 SCHEMAS = ROOT / "schemas"
 EXAMPLES = ROOT / "examples"
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = POLICIES / "scenarios"  # the conformance corpus lives with the policies
+# The moment the corpus was written for (its cases were fixed documents then): tests that
+# replay a case at a fixed time use it, the conformance test runs at the current time too.
+CORPUS_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -63,6 +67,44 @@ def decide(
     if target is not None:
         gate_input = retarget(gate_input, target, "alias", policy_set.config)
     return evaluate(gate_input, engine, policy_set), gate_input
+
+
+def scenario_names() -> list[str]:
+    from mlgate.scenarios import case_names
+
+    return case_names(SCENARIOS)
+
+
+@cache
+def scenario(name: str) -> Any:
+    from mlgate.scenarios import load_scenario
+
+    return load_scenario(SCENARIOS, name)
+
+
+@cache
+def _scenario_base() -> dict[str, Any]:
+    from mlgate.scenarios import load_base
+
+    return load_base(SCENARIOS)
+
+
+def scenario_document(name: str, now: datetime | None = CORPUS_NOW) -> dict[str, Any]:
+    """The gate input document of corpus case ``name`` at ``now`` (None: this moment)."""
+    from mlgate.scenarios import materialise
+
+    return materialise(_scenario_base(), scenario(name), now)
+
+
+def scenario_input(name: str, now: datetime | None = CORPUS_NOW) -> GateInput:
+    return GateInput.model_validate(scenario_document(name, now))
+
+
+def scenario_file(directory: Path, name: str, now: datetime | None = CORPUS_NOW) -> Path:
+    """Case ``name``'s gate input written to ``directory/<name>.json`` (for --input)."""
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps(scenario_document(name, now), indent=2), encoding="utf-8")
+    return path
 
 
 def one_error_line(run: Run) -> str:

@@ -22,11 +22,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 #   waivers.json through waivers);
 # - policylint and policytest (tooling over the engines) sit with the runner, above engine/;
 # - serverrecord (the client of a server's decision log) sits with decisionlog;
-# - audit (bulk decisions over a registry: audit and policy impact) sits above the
+# - audit (bulk decisions over a registry: audit and policy impact) and scenarios (the
+#   conformance corpus of a policy set, decided case by case) sit above the
 #   registry reader and the log, below output/;
 # - demo, clidoc, docgen and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
+    ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names", "mlgate.timetokens",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.jsonsubset"}),
     ("models", {"mlgate.models", "mlgate.tags"}),
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.regosource", "mlgate.policydata",
@@ -37,7 +38,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                 "mlgate.testexplain"}),
     ("gate", {"mlgate.gate"}),
     ("reader and log", {"mlgate.evidence", "mlgate.decisionlog", "mlgate.serverrecord"}),
-    ("bulk decisions", {"mlgate.audit"}),
+    ("bulk decisions", {"mlgate.audit", "mlgate.scenarios"}),
     ("output", {"mlgate.output.*"}),
     ("entry points", {"mlgate.commands.*", "mlgate.registry.*", "mlgate.cli",
                       "mlgate.clidoc", "mlgate.docgen", "mlgate.demo", "mlgate.schemas"}),

@@ -249,11 +249,15 @@ def test_waiver_removed(registry: RegistryHelper, tmp_path: Path) -> None:
     assert "W-7 is not in the policy waivers any more" in reason
 
 
-def test_assessment_aged(registry: RegistryHelper) -> None:
-    """Passed 300 days before a promotion logged 100 days ago: 400 days old now."""
+def test_assessment_aged(registry: RegistryHelper, tmp_path: Path) -> None:
+    """Passed 300 days before a promotion logged 100 days ago: 400 days old now, under
+    policies of its own that allow 365 days (whatever the shipped number)."""
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    edit_config(policies, assessment={"max_age_days": 365})
     assessed = (TODAY - timedelta(days=400)).isoformat()
     compliant(registry, **{"assessment.date": assessed})
-    policy_set = load_policy_dir(None)
+    policy_set = load_policy_dir(policies)
     evidence = Registry(registry.tracking_uri).read(VersionRef("chat", version="1"))
     then = now_rfc3339(datetime.now(UTC) - timedelta(days=100))
     gate_input, warnings = attach_waivers(
@@ -270,7 +274,7 @@ def test_assessment_aged(registry: RegistryHelper) -> None:
         log.append(decision, gate_input, actor="release-bot", source="cli")
     registry.client.set_registered_model_alias("chat", "production", "1")
 
-    run = audit(registry, "--format", "json")
+    run = audit(registry, "--policies", str(policies), "--format", "json")
     assert run.exit_code == 1
     [reason] = reasons(run)
     assert reason == (

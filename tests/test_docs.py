@@ -80,14 +80,14 @@ def test_docgen_counts_are_the_policy_sets() -> None:
     literal = re.compile(r'"code":\s*"([a-z_]+\.[a-z_]+)"')
     codes = {c for p in modules for c in literal.findall(p.read_text())}
     rules = sum(len(re.findall(r"^test_\w+", p.read_text(), re.MULTILINE)) for p in tests)
-    cases = [p for p in SCENARIOS.iterdir() if (p / "expected.json").is_file()]
-    assert counts(policy_set, SCENARIOS) == {
+    cases = [p for p in SCENARIOS.iterdir() if (p / "scenario.json").is_file()]
+    assert counts(policy_set) == {
         "gates": len(list((POLICIES / "gates").iterdir())),
         "codes": len(codes),
         "tests": rules,
         "scenarios": len(cases),
     }
-    assert scenario_count(SCENARIOS) == len(cases)
+    assert scenario_count(policy_set) == len(cases)
 
 
 def test_docgen_rewrites_a_stale_readme(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ OPA here is OPA's own Go library in-process (``opa-golib-python-bindings``, inst
 engines together. The conformance corpus runs on both engines through the ``opa`` engine
 and the OPA REST test server (tests/test_conformance.py).
 
-The random comparison derives inputs from the corpus (tests/scenarios): each is a
+The random comparison derives inputs from the corpus (policies/scenarios): each is a
 scenario's input with a few seeded mutations (values crossed over from other scenarios,
 keys dropped, numbers moved, the clock set a nanosecond around whole days after the
 assessment date, strings recased, lists cut or grown, booleans flipped), its manifest's
@@ -31,7 +31,7 @@ import pytest
 from pydantic import ValidationError
 
 from fixtures_opa import require_opa_golib
-from helpers import POLICIES, SCENARIOS
+from helpers import POLICIES, scenario_document, scenario_names
 from mlgate import policytest
 from mlgate.engine.embedded import EmbeddedEngine
 from mlgate.errors import EngineError
@@ -115,10 +115,9 @@ def policy_sets() -> list[PolicySet]:
 
 @cache
 def corpus() -> list[dict[str, Any]]:
-    return [
-        json.loads(path.read_text(encoding="utf-8"))
-        for path in sorted(SCENARIOS.glob("*/input.json"))
-    ]
+    # Each case's gate input at the moment the corpus was written for (the clock mutation
+    # moves it around the assessment date anyway).
+    return [scenario_document(name) for name in scenario_names()]
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:

@@ -30,6 +30,9 @@ def test_wheel_ships_policies_schemas_and_entry_points(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "mlgate/_bundled/policies/data.json" in names
     assert "mlgate/_bundled/policies/gates/scope/scope.rego" in names
+    # The corpus ships with its policies: `mlgate policy verify` runs it on the bundled set.
+    assert "mlgate/_bundled/policies/scenarios/base.json" in names
+    assert "mlgate/_bundled/policies/scenarios/all_pass/expected.json" in names
     assert "mlgate/_bundled/schemas/gate_input.schema.json" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -19,17 +19,27 @@ from typing import Any
 import pytest
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
-from helpers import EXAMPLES, POLICIES, ROOT, SCENARIOS, git, mlgate
+from helpers import (
+    CORPUS_NOW,
+    EXAMPLES,
+    POLICIES,
+    ROOT,
+    SCENARIOS,
+    git,
+    mlgate,
+    scenario,
+    scenario_file,
+    scenario_names,
+)
 from mlgate.decisionlog import DecisionLog
-from mlgate.models import Decision, GateInput, Violation
+from mlgate.models import Decision, Violation
 from mlgate.output import render
 from mlgate.output.sarif import SourceLocation, parse_anchor, repository_root, rule_sources
 from mlgate.policy import PolicySet, load_policy_dir
-from mlgate.runner import evaluate, make_engine
 from report_consumers import github_problems, junit_errors, sarif_schema_errors
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SCENARIO_NAMES = sorted(p.name for p in SCENARIOS.iterdir() if (p / "input.json").is_file())
+SCENARIO_NAMES = scenario_names()
 BLOCKED_INPUT = str(EXAMPLES / "gate_input_blocked.json")
 ANCHOR = SourceLocation(".github/workflows/release.yml", 7)
 
@@ -121,10 +131,11 @@ def bundled() -> PolicySet:
 
 @cache
 def scenario_decision(name: str) -> Decision:
-    document = json.loads((SCENARIOS / name / "input.json").read_text(encoding="utf-8"))
-    policy_set = bundled()
-    return evaluate(GateInput.model_validate(document), make_engine("embedded", policy_set),
-                    policy_set)
+    from mlgate.engine.embedded import EmbeddedEngine
+    from mlgate.scenarios import EnginePool, decide, load_base
+
+    return decide(load_base(SCENARIOS), scenario(name), bundled(), EnginePool(EmbeddedEngine),
+                  CORPUS_NOW)
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)
@@ -291,13 +302,13 @@ def test_a_bad_anchor_is_exit_2(
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
 
 
-def test_include_waived_through_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_include_waived_through_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A corpus case with a waived finding.
     name = next(
         n for n in SCENARIO_NAMES
         if any(v.waived_by for g in scenario_decision(n).gates for v in g.violations)
     )
-    path = str(SCENARIOS / name / "input.json")
+    path = str(scenario_file(tmp_path, name))
     monkeypatch.chdir(ROOT)
     plain = json.loads(mlgate("check", "--input", path, "-f", "sarif").stdout)
     full = json.loads(

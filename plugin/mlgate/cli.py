@@ -16,6 +16,7 @@ from .commands import demo as _demo_commands  # noqa: F401
 from .commands import log as _log_commands  # noqa: F401
 from .commands import policy as _policy_commands  # noqa: F401
 from .commands import registry as _registry_commands  # noqa: F401
+from .commands import scenario as _scenario_commands  # noqa: F401
 # isort: on
 from .commands.check import input_document  # noqa: F401 - tests/fuzzkit.py drives it
 from .commands.common import EngineChoice, app, load_engine  # noqa: F401 - for tests

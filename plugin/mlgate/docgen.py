@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-# Where the conformance corpus lives today: one directory per case, each with an
-# expected.json. scenario_count is the one reader; repoint it here when the corpus moves.
-SCENARIOS = ROOT / "tests" / "scenarios"
 
 GATES_BLOCK = re.compile(r"(<!-- mlgate:gates -->\n)(.*?)(<!-- /mlgate:gates -->)", re.DOTALL)
 COUNT = re.compile(r"<!-- mlgate:count ([a-z_]+) -->([^<]*)<!-- /mlgate:count -->")
@@ -36,9 +33,11 @@ class StaleMarker(ValueError):
     """The gates block is missing, or a count marker names no count this generator has."""
 
 
-def scenario_count(directory: Path = SCENARIOS) -> int:
-    """The conformance cases: directories of ``directory`` holding an expected.json."""
-    return len(list(directory.glob("*/expected.json")))
+def scenario_count(policy_set: PolicySet) -> int:
+    """The cases of the policy set's own conformance corpus (``<policies>/scenarios``)."""
+    from .scenarios import case_names, corpus_dir
+
+    return len(case_names(corpus_dir(policy_set)))
 
 
 def articles(references: tuple[str, ...]) -> str:
@@ -51,14 +50,14 @@ def articles(references: tuple[str, ...]) -> str:
     return ("Art. " + ", ".join(numbers)) if numbers else "-"
 
 
-def counts(policy_set: PolicySet, scenarios: Path = SCENARIOS) -> dict[str, int]:
+def counts(policy_set: PolicySet) -> dict[str, int]:
     from .policytest import discover
 
     return {
         "gates": len(policy_set.gate_ids),
         "codes": len(policy_set.violation_meta),
         "tests": len(discover(policy_set)),
-        "scenarios": scenario_count(scenarios),
+        "scenarios": scenario_count(policy_set),
     }
 
 
@@ -81,11 +80,11 @@ def gate_table(policy_set: PolicySet) -> str:
     return "\n".join(rows) + "\n"
 
 
-def render(text: str, policy_set: PolicySet, scenarios: Path = SCENARIOS) -> str:
+def render(text: str, policy_set: PolicySet) -> str:
     """``text`` with every marked block and count regenerated."""
     if not GATES_BLOCK.search(text):
         raise StaleMarker("no <!-- mlgate:gates --> ... <!-- /mlgate:gates --> block")
-    numbers = counts(policy_set, scenarios)
+    numbers = counts(policy_set)
     text = GATES_BLOCK.sub(lambda m: m.group(1) + gate_table(policy_set) + m.group(3), text)
 
     def count(match: re.Match[str]) -> str:

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 DATA_FILE = "data.json"
 WAIVER_FILE = "waivers.json"
 TEST_SUFFIX = "_test.rego"
+# The conformance corpus (mlgate.scenarios) lives in the policy directory, for the author,
+# but is no policy: nothing under it is read as Rego or data, nor reaches an engine.
+SCENARIO_DIR = "scenarios"
 
 
 def _package_root() -> Path:
@@ -306,7 +309,9 @@ def load_policy_dir(directory: str | Path | None = None) -> PolicySet:
 def is_policy_file(path: str) -> bool:
     """A file of a policy set, by its path relative to the policy directory: the Rego
     modules and tests, ``data.json``, ``waivers.json``, the policy-data schemas and the
-    tag declarations."""
+    tag declarations; nothing under ``scenarios/`` (the conformance corpus)."""
+    if path.split("/", 1)[0] == SCENARIO_DIR:
+        return False
     return (
         path.endswith(".rego")
         or path in (DATA_FILE, WAIVER_FILE)
@@ -317,15 +322,9 @@ def is_policy_file(path: str) -> bool:
 
 def wanted_files(root: Path) -> list[Path]:
     """The files :func:`load_policy_dir` reads in ``root``."""
-    schemas = sorted(p for p in root.rglob("*.schema.json")
-                     if is_schema_file(p.relative_to(root).as_posix()))
-    return [
-        *sorted(root.rglob("*.rego")),
-        *schemas,
-        *sorted(root.rglob(TAGS_FILE)),
-        root / DATA_FILE,
-        root / WAIVER_FILE,
-    ]
+    found = [*root.rglob("*.rego"), *root.rglob("*.schema.json"), *root.rglob(TAGS_FILE)]
+    policy = sorted(p for p in found if is_policy_file(p.relative_to(root).as_posix()))
+    return [*policy, root / DATA_FILE, root / WAIVER_FILE]
 
 
 def _tree_state(root: Path) -> list[tuple[str, int, int, int]]:

@@ -10,7 +10,7 @@ package mlgate.testdata
 # meaning when data.json or a default is tuned. These are fixtures, not the
 # defaults (those live in gates/<gate>/data.schema.json and
 # main/data.schema.json); the shipped data is pinned by shipped_data_test.rego
-# and exercised by the conformance corpus (tests/scenarios).
+# and exercised by the conformance corpus (policies/scenarios).
 config := {
 	"protected_aliases": ["production", "public", "champion"],
 	"protected_stages": ["production"],
