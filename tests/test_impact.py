@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from helpers import (
@@ -22,8 +24,9 @@ from helpers import (
     policy_repo,
     write_waivers,
 )
-from mlgate.impact import Flip, ImpactResult
+from mlgate.impact import Flip, ImpactResult, data_diff
 from mlgate.output.impact import render_impact_markdown
+from mlgate.policy import PolicySet
 
 TODAY = datetime.now(UTC).date()
 
@@ -680,3 +683,55 @@ def test_impact_writes_the_report_to_a_file(
     run = impact(versions, repo, "--format", "json", "--output", str(out))
     assert run.exit_code == 0 and run.stdout == ""
     assert len(json.loads(out.read_text())["flips"]) == 2
+
+
+# --------------------------------------------------------------------------- property
+
+
+_KEYS = st.text(alphabet="abc_", min_size=1, max_size=3)
+_LEAVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.text(max_size=3),
+    st.lists(st.integers(0, 2), max_size=2), st.just({}),
+)
+_DATA = st.recursive(_LEAVES, lambda inner: st.dictionaries(_KEYS, inner, max_size=3),
+                     max_leaves=8)
+
+
+def _policy_set(data: Any) -> PolicySet:
+    return PolicySet(root="p", modules={}, tests={}, data={"root": data})
+
+
+def _leaves(value: Any, prefix: str) -> dict[str, Any]:
+    """The oracle's reading of the contract: a non-empty object is walked, anything else
+    (a list, an empty object, a scalar, null) is one value at its dotted key."""
+    if isinstance(value, dict) and value:
+        found: dict[str, Any] = {}
+        for key, inner in value.items():
+            found.update(_leaves(inner, f"{prefix}.{key}"))
+        return found
+    return {prefix: value}
+
+
+@settings(max_examples=400, deadline=None)
+@given(_DATA, _DATA)
+@example({"a": 1}, {"a": True})
+@example({"a": {"b": 1}}, {"a": 5})
+def test_data_diff_takes_the_base_to_the_head(base: Any, head: Any) -> None:
+    """Applying the changes to the base's values gives exactly the head's; keys are
+    sorted and listed once; nothing is listed when the data are equal."""
+    changes = data_diff(_policy_set(base), _policy_set(head))
+    keys = [c.key for c in changes]
+    assert keys == sorted(set(keys))
+    values = _leaves(base, "root")
+    for change in changes:
+        if change.change == "removed":
+            assert values.pop(change.key) == change.base
+        elif change.change == "added":
+            assert change.key not in values
+            values[change.key] = change.head
+        else:
+            assert change.change == "changed" and values[change.key] == change.base
+            assert json.dumps(change.base) != json.dumps(change.head)
+            values[change.key] = change.head
+    assert json.dumps(values, sort_keys=True) == json.dumps(_leaves(head, "root"), sort_keys=True)
+    assert (changes == []) == (json.dumps(base, sort_keys=True) == json.dumps(head, sort_keys=True))

@@ -48,6 +48,7 @@ only; ``head`` is null). A wording entry's ``code`` is a violation code, or
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -168,6 +169,10 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def data_diff(base: PolicySet, head: PolicySet) -> list[ValueChange]:
     """Every leaf of the engines' data (lists are leaves) that differs, by dotted key."""
     old, new = _flatten(base.data, "", {}), _flatten(head.data, "", {})
@@ -177,7 +182,7 @@ def data_diff(base: PolicySet, head: PolicySet) -> list[ValueChange]:
             changes.append(ValueChange(key, old[key], None, "removed"))
         elif key not in old:
             changes.append(ValueChange(key, None, new[key], "added"))
-        elif old[key] != new[key]:
+        elif _json(old[key]) != _json(new[key]):  # 1, 1.0 and true are three values
             changes.append(ValueChange(key, old[key], new[key]))
     return changes
 
