@@ -643,8 +643,8 @@ def test_default_policy_directory_is_policies_in_the_current_directory(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--base", "no-such-branch"], "--base/--head: unknown git revision 'no-such-branch'"),
-        (["--base", "HEAD", "--head", "v9"], "unknown git revision 'v9'"),
+        (["--base", "no-such-branch"], "--base: unknown git revision 'no-such-branch'"),
+        (["--base", "HEAD", "--head", "v9"], "--head: unknown git revision 'v9'"),
         (["--base", "HEAD", "--protected", "--target", "public"], "--target applies to --all"),
         (["--base", "HEAD", "--target", "latest"], "--target 'latest'"),
     ],

@@ -108,6 +108,8 @@ def short_revision(revision: str) -> str:
     """A commit's first 12 hex digits (``+dirty`` kept), a content digest's 12."""
     if not revision:
         return "none"
+    if revision.startswith("+"):
+        return revision  # tracked, never committed: "+dirty"
     if revision.startswith("sha256:"):
         return revision[: len("sha256:") + 12]
     return revision[:12] + ("+dirty" if revision.endswith("+dirty") else "")
@@ -123,8 +125,8 @@ def load_policies(name: str, ref: str | None, directory: Path, label: str) -> Po
         return load_policy_dir(directory) if ref is None else load_policy_at(ref, directory)
     except MlgateError as exc:
         message = str(exc)
-        if message.startswith("--base/--head"):
-            raise  # the option is named already
+        if message.startswith("--base/--head: "):  # name the option that was given
+            raise _renamed(exc, f"--{name}: " + message.removeprefix("--base/--head: ")) from exc
         raise _renamed(exc, f"the {name} policies ({where}): {one_line(message)}") from exc
 
 
