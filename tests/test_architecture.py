@@ -22,9 +22,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 #   waivers.json through waivers);
 # - policylint and policytest (tooling over the engines) sit with the runner, above engine/;
 # - serverrecord (the client of a server's decision log) sits with decisionlog;
-# - audit (bulk decisions over a registry: audit and policy impact) and scenarios (the
-#   conformance corpus of a policy set, decided case by case) sit above the
-#   registry reader and the log, below output/;
+# - bulk (reading a registry in bulk), audit and impact (decisions over a registry:
+#   audit and policy impact) and scenarios (the conformance corpus of a policy set,
+#   decided case by case) sit above the registry reader and the log, below output/;
 # - demo, clidoc, docgen and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names", "mlgate.timetokens",
@@ -37,8 +37,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.regolint", "mlgate.policytest",
                 "mlgate.testexplain"}),
     ("gate", {"mlgate.gate"}),
-    ("reader and log", {"mlgate.evidence", "mlgate.decisionlog", "mlgate.serverrecord"}),
-    ("bulk decisions", {"mlgate.audit", "mlgate.scenarios"}),
+    ("reader and log", {"mlgate.evidence", "mlgate.decisionlog", "mlgate.serverrecord",
+                        "mlgate.sharedartifacts"}),
+    ("bulk decisions", {"mlgate.bulk", "mlgate.audit", "mlgate.impact", "mlgate.scenarios"}),
     ("output", {"mlgate.output.*"}),
     ("entry points", {"mlgate.commands.*", "mlgate.registry.*", "mlgate.cli",
                       "mlgate.clidoc", "mlgate.docgen", "mlgate.demo", "mlgate.schemas"}),
@@ -196,7 +197,7 @@ def test_one_decision_service_calls_evaluate() -> None:
     assert callers == {DECISION_SERVICE}
 
 
-@pytest.mark.parametrize("name", ["mlgate.demo", "mlgate.audit"])
+@pytest.mark.parametrize("name", ["mlgate.demo", "mlgate.audit", "mlgate.impact"])
 def test_library_code_does_not_import_the_commands(name: str) -> None:
     assert not {t for t in import_graph()[name] if t.startswith("mlgate.commands")}
 

@@ -57,6 +57,7 @@ from .gate_input import (  # noqa: F401 - Evidence and build_gate_input: re-expo
 from .jsondoc import describe, loads
 from .models import Decision, GateInput
 from .policydata import PolicySettings
+from .sharedartifacts import refuse_shared
 from .targets import validate_alias  # noqa: F401 - re-exported for the commands
 
 if TYPE_CHECKING:
@@ -540,14 +541,16 @@ class Registry:
         Nothing is written when the file is invalid, or when the version holds a protected
         alias or stage (``config``'s, default the bundled ones): its evidence is frozen,
         and uploading first would overwrite the approved manifest before the digest tag
-        is refused. The digest tag is set only after the uploaded artifact has been read
-        back through the same path ``check`` reads it, so a tag never vouches for an
-        artifact that is not there.
+        is refused. Nor when another version sharing the artifact location carries other
+        evidence (:func:`mlgate.sharedartifacts.refuse_shared`). The digest tag is set
+        only after the uploaded artifact has been read back through the same path ``check``
+        reads it, so a tag never vouches for an artifact that is not there.
         """
         content = load_manifest_file(path)
         digest = sha256_hex(content)
         mv = self.model_version(ref)
         refuse_frozen(mv, config or _bundled_settings())
+        refuse_shared(self, mv, content)
         with tempfile.TemporaryDirectory(prefix="mlgate-") as tmp:
             local = Path(tmp) / MANIFEST_FILE
             local.write_bytes(content)

@@ -1,4 +1,5 @@
-"""``mlgate audit`` and ``mlgate policy impact``: compliance's views over the whole registry.
+"""``mlgate audit``: compliance's view over the whole registry (``mlgate policy impact``,
+the other one, is in :mod:`mlgate.commands.impact`).
 
 The work is in :mod:`mlgate.audit`; this module parses options, draws the progress bar
 (on a terminal only), chooses the rendering and sets the exit code.
@@ -15,22 +16,13 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InputError
-from ..output.audit import (
-    impact_header,
-    markdown_audit,
-    render_audit,
-    render_impact_json,
-    render_impact_markdown,
-    render_impact_table,
-    summary_line,
-)
+from ..output.audit import markdown_audit, render_audit, summary_line
 from .common import (
     EXIT_ALLOWED,
     EXIT_BLOCKED,
@@ -48,7 +40,6 @@ from .common import (
     emit,
     guarded,
     load_engine,
-    policy_app,
 )
 from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
@@ -243,135 +234,3 @@ def audit_command(
     if timings:
         typer.echo(f"mlgate: audit timings: {result.timings.line()}", err=True)
     raise typer.Exit(EXIT_BLOCKED if result.blocked else EXIT_ALLOWED)
-
-
-# --------------------------------------------------------------------------- impact
-
-
-class ImpactFormat(StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-def default_policy_dir() -> Path:
-    """``./policies`` when there is one, else the bundled policies (in a checkout)."""
-    local = Path("policies")
-    if local.is_dir():
-        return local
-    from ..policy import bundled_dir
-
-    return bundled_dir("policies")
-
-
-@policy_app.command("impact")
-@guarded
-def policy_impact(
-    base: Annotated[
-        str,
-        typer.Option(
-            "--base",
-            help="Git revision of the policies to compare from (branch, tag or sha).",
-            show_default=False,
-        ),
-    ],
-    head: Annotated[
-        str,
-        typer.Option(
-            "--head",
-            help="Git revision to compare to. Uncommitted edits are not seen: commit them.",
-        ),
-    ] = "HEAD",
-    policies: Annotated[
-        Path | None,
-        typer.Option(
-            "--policies",
-            envvar="MLGATE_POLICIES",
-            help="The policy directory inside the git repository. Default: ./policies "
-            "when it exists, else the bundled policies of a checkout.",
-            show_default=False,
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", "-m", help="Only versions of this registered model."),
-    ] = None,
-    protected: Annotated[
-        bool,
-        typer.Option(
-            "--protected/--all",
-            help="Only versions holding a protected alias or stage (under either "
-            "revision), each for what it holds; or every version, for --target.",
-        ),
-    ] = False,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            "--target",
-            "-t",
-            help="Alias every version is evaluated for with --all. Default: the head "
-            "policies' default_target (production).",
-            show_default=False,
-        ),
-    ] = None,
-    fail_on_flip: Annotated[
-        bool, typer.Option("--fail-on-flip", metavar="", help="Exit 1 when any decision flips.")
-    ] = False,
-    fmt: Annotated[
-        ImpactFormat, typer.Option("--format", "-f", help="Report format.")
-    ] = ImpactFormat.table,
-    output: OutputOpt = None,
-    tracking_uri: TrackingUriOpt = None,
-    registry_uri: RegistryUriOpt = None,
-    registry_timeout: RegistryTimeoutOpt = DEFAULT_REGISTRY_TIMEOUT,
-    workers: WorkersOpt = None,
-) -> None:
-    """List the decisions that flip between the policies at two git revisions.
-
-    The registry's versions are evaluated now under the policy directory as committed
-    at --base and at --head (read from the repository's objects: the working tree and
-    the index are not touched), each side with its own data and waivers, on the
-    embedded engine. Every decision that flips (allowed -> blocked, blocked -> allowed)
-    is listed with the violation codes added and removed. Exit 0, or 1 with
-    --fail-on-flip when anything flips; 2 on error (an unknown revision, say).
-
-    Example:
-
-        mlgate policy impact --base origin/main --head HEAD --format markdown
-    """
-    from ..audit import impact
-    from ..evidence import Registry, configure_cli_environment, validate_alias
-    from ..gitpolicy import load_policy_at
-    from ..runner import make_engine
-
-    if protected and target is not None:
-        raise InputError("policy impact: --target applies to --all; --protected "
-                         "evaluates each version for the alias or stage it holds")
-    if target is not None:
-        validate_alias(target, what="--target")
-    directory = policies if policies is not None else default_policy_dir()
-    base_set = load_policy_at(base, directory)
-    head_set = load_policy_at(head, directory)
-    engines = (make_engine("embedded", base_set), make_engine("embedded", head_set))
-    configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
-    registry = Registry(tracking_uri, registry_uri)
-    with progress_bar("policy impact") as progress:
-        result = impact(
-            registry,
-            (base_set, engines[0]),
-            (head_set, engines[1]),
-            protected_only=protected,
-            model=model,
-            target=target,
-            progress=progress,
-            workers=workers,
-        )
-    refs, label = (base, head), str(directory)
-    if fmt is ImpactFormat.json:
-        text = render_impact_json(result, refs, label)
-    else:
-        header = impact_header(result, registry.where, refs, label)
-        render = render_impact_markdown if fmt is ImpactFormat.markdown else render_impact_table
-        text = render(result, header)
-    emit(text, output)
-    raise typer.Exit(EXIT_BLOCKED if fail_on_flip and result.flips else EXIT_ALLOWED)

@@ -1,15 +1,13 @@
-"""The text of ``mlgate audit`` and ``mlgate policy impact``: summaries, the blocked
-holdings explained, and the flips between two policy revisions."""
+"""The text of ``mlgate audit``: the summary line and the blocked holdings explained
+(the flips of ``mlgate policy impact`` are in :mod:`mlgate.output.impact`)."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..textsafe import printable
-
 if TYPE_CHECKING:
-    from ..audit import AuditResult, Flip, ImpactResult
+    from ..audit import AuditResult
     from ..models import Decision
 
 
@@ -68,82 +66,3 @@ def markdown_audit(blocked: list[Decision], heading: str) -> str:
 
     # One section each: the multi-decision heading would count only what is shown.
     return "\n".join([heading, *(render("markdown", [d]) for d in blocked)])
-
-
-def _revision(revision: str) -> str:
-    return revision[:12] if revision else "none"
-
-
-def impact_header(result: ImpactResult, where: str, refs: tuple[str, str], label: str) -> str:
-    base, head = refs
-    return (
-        f"policy impact: {label} at {base} ({_revision(result.base_revision)}) -> "
-        f"{head} ({_revision(result.head_revision)}) on {where}"
-    )
-
-
-def impact_counts(result: ImpactResult) -> str:
-    flips = len(result.flips)
-    return (
-        f"{result.evaluated} decision(s) evaluated: {flips} flip(s) "
-        f"({len(result.to_blocked)} allowed -> blocked, {len(result.to_allowed)} blocked -> "
-        f"allowed), {result.allowed_both} allowed and {result.blocked_both} blocked under both"
-    )
-
-
-def _subject(flip: Flip) -> str:
-    from .common import single_line
-
-    return single_line(f"{flip.model} v{flip.version} -> {flip.target}")
-
-
-def render_impact_table(result: ImpactResult, header: str) -> str:
-    from .common import single_line
-
-    lines = [header, impact_counts(result)]
-    for flip in result.flips:
-        lines += ["", f"FLIP {_subject(flip)}: {flip.direction}"]
-        lines += [f"  + {v.code}  {single_line(v.message)}" for v in flip.added]
-        lines += [f"  - {v.code}  {single_line(v.message)}" for v in flip.removed]
-    return "\n".join(printable(line) for line in lines) + "\n"
-
-
-def render_impact_markdown(result: ImpactResult, header: str) -> str:
-    from .markdown import md_text
-
-    flips = len(result.flips)
-    lines = [
-        f"## mlgate policy impact: {flips} flip{'' if flips == 1 else 's'}",
-        "",
-        md_text(header),
-        "",
-        md_text(impact_counts(result)),
-    ]
-    if result.flips:
-        lines += [
-            "",
-            "| Model version | Flip | Violations added | Violations removed |",
-            "| --- | --- | --- | --- |",
-        ]
-        for flip in result.flips:
-            added = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.added)
-            removed = "<br>".join(f"`{v.code}` {md_text(v.message)}" for v in flip.removed)
-            lines.append(
-                f"| {md_text(_subject(flip))} | **{flip.direction}** | {added} | {removed} |"
-            )
-    return "\n".join(printable(line) for line in lines) + "\n"
-
-
-def render_impact_json(result: ImpactResult, refs: tuple[str, str], label: str) -> str:
-    document: dict[str, Any] = {
-        "policies": label,
-        "base": {"ref": refs[0], "revision": result.base_revision},
-        "head": {"ref": refs[1], "revision": result.head_revision},
-        "evaluated": result.evaluated,
-        "allowed_to_blocked": len(result.to_blocked),
-        "blocked_to_allowed": len(result.to_allowed),
-        "allowed_both": result.allowed_both,
-        "blocked_both": result.blocked_both,
-        "flips": [f.as_document() for f in result.flips],
-    }
-    return json.dumps(document, indent=2) + "\n"
