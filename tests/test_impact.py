@@ -5,6 +5,7 @@ ways, versions that do not, and versions that time will block."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -443,22 +444,19 @@ def _add_gate(policies: Path) -> None:
     gate_dir.mkdir()
     (gate_dir / "complaints.rego").write_text(COMPLAINTS_GATE)
     main = policies / "main" / "main.rego"
-    text = main.read_text().replace('"data_manifest"}', '"data_manifest", "complaints"}', 1)
-    text = text.replace(
-        "# A protected target is enforced",
-        'gate_results["complaints"] := data.mlgate.gates.complaints.result\n\n'
-        "# A protected target is enforced",
-    )
-    main.write_text(text)
+    wired = main.read_text().replace('"data_manifest"]', '"data_manifest", "complaints"]', 1)
+    main.write_text(wired)
 
 
 def _remove_gate(policies: Path, gate_id: str) -> None:
-    for path in (policies / "gates" / gate_id).glob("*.rego"):
-        path.unlink()
+    """A gate removed as compliance would: its directory (Rego, data schema, tags), its
+    id in main.rego's required_gates and its section of data.json."""
+    shutil.rmtree(policies / "gates" / gate_id)
     main = policies / "main" / "main.rego"
-    text = main.read_text().replace(f', "{gate_id}"', "", 1)
-    text = text.replace(f'gate_results["{gate_id}"] := data.mlgate.gates.{gate_id}.result\n', "")
-    main.write_text(text)
+    main.write_text(main.read_text().replace(f', "{gate_id}"', "", 1))
+    data = json.loads((policies / "data.json").read_text())
+    del data["mlgate"]["config"][gate_id]
+    (policies / "data.json").write_text(json.dumps(data, indent=2))
 
 
 @pytest.fixture
