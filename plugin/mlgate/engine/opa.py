@@ -365,7 +365,10 @@ def push_order(modules: dict[str, str]) -> list[str]:
     to (``data.<pkg>...`` in imports and rules, or a parent of ``<pkg>``), else by path.
 
     Seen from the text, not parsed: a reference it misses (``data["pkg"]``) is left to
-    the upload passes of :meth:`OpaEngine.push`; modules in a cycle keep path order.
+    the upload passes of :meth:`OpaEngine.push`. In a cycle (main reads every gate, the
+    gates read wellformed, which reads main's required_gates) the module missing the
+    fewest others goes first, of those the one most others need (a reference to data not
+    there yet compiles in OPA; a call to a function not there yet does not), then by path.
     """
     packages = {mid: m.group(1) for mid, src in modules.items() if (m := _PACKAGE.search(src))}
 
@@ -384,8 +387,16 @@ def push_order(modules: dict[str, str]) -> list[str]:
     while len(order) < len(modules):
         placed = set(order)
         ready = sorted(m for m in modules if m not in placed and needs[m] <= placed)
-        if not ready:  # a cycle: the rest in path order
-            ready = sorted(m for m in modules if m not in placed)
+        if not ready:  # a cycle: see the docstring
+            rest = [m for m in modules if m not in placed]
+            ready = sorted(
+                rest,
+                key=lambda m: (
+                    len(needs[m] - placed),
+                    -sum(1 for other in rest if m in needs[other]),
+                    m,
+                ),
+            )
         order.extend(ready[:1])
     return order
 
