@@ -21,20 +21,26 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 # - waivers and gitpolicy read policy files, so they sit with policy (policy loads
 #   waivers.json through waivers);
 # - policylint and policytest (tooling over the engines) sit with the runner, above engine/;
-# - serverrecord (the client of a server's decision log) sits with decisionlog;
+# - serverrecord (the client of a server's decision log), logentry (an entry, the current
+#   state, the DecisionRecord protocol both satisfy) and logtable (the SQL table) sit with
+#   decisionlog; references (what a command names before the registry is read) with
+#   evidence; uris (URI parsing and masking) and mlflowapi (MLflow's calls, typed) with
+#   the leaf helpers;
 # - audit (bulk decisions over a registry: audit and policy impact) sits above the
 #   registry reader and the log, below output/;
 # - demo, clidoc and schemas are entry points, with commands/ at the top.
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names",
-                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision"}),
+                 "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.uris",
+                 "mlgate.mlflowapi"}),
     ("models", {"mlgate.models"}),
     ("policy", {"mlgate.policy", "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.policytest"}),
     ("gate", {"mlgate.gate"}),
-    ("reader and log", {"mlgate.evidence", "mlgate.decisionlog", "mlgate.serverrecord"}),
+    ("reader and log", {"mlgate.evidence", "mlgate.references", "mlgate.decisionlog",
+                        "mlgate.logentry", "mlgate.logtable", "mlgate.serverrecord"}),
     ("bulk decisions", {"mlgate.audit"}),
     ("output", {"mlgate.output.*"}),
     ("entry points", {"mlgate.commands.*", "mlgate.registry.*", "mlgate.cli",
@@ -147,8 +153,8 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_the_graph_sees_function_level_imports() -> None:
-    # The store imports the decision service inside its methods only.
-    assert "mlgate.gate" in import_graph()["mlgate.registry.store"]
+    # The server's gate imports the decision service inside its methods only.
+    assert "mlgate.gate" in import_graph()["mlgate.registry.servergate"]
     assert "mlgate.decisionlog" in import_graph()["mlgate.commands.registry"]
 
 
