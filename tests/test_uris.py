@@ -7,6 +7,8 @@ and ``***`` where the password was, never the password.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -123,3 +125,18 @@ def test_sqlite_path(uri: str, path: str | None) -> None:
 def test_sqlite_path_round_trips(path: str) -> None:
     assert sqlite_path(f"sqlite:///{path}") == path
     assert sqlite_path(f"{PREFIX}sqlite:///{path}") == path
+
+
+def test_the_local_log_and_a_servers_record_are_both_decision_records(tmp_path: Path) -> None:
+    """Callers (log, audit, promote) take either through one protocol, not a union."""
+    from mlgate.decisionlog import DecisionLog
+    from mlgate.logentry import DecisionRecord
+    from mlgate.serverrecord import ServerRecord, open_record
+
+    with DecisionLog(f"sqlite:///{tmp_path / 'log.db'}") as log:
+        assert isinstance(log, DecisionRecord)
+        assert log.entries() == []
+    assert isinstance(ServerRecord("http://127.0.0.1:1"), DecisionRecord)
+    with open_record(f"sqlite:///{tmp_path / 'other.db'}", None) as record:
+        assert isinstance(record, DecisionRecord)
+    assert not isinstance(object(), DecisionRecord)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 from .errors import MlgateError, one_line
 from .models import Decision
@@ -113,6 +113,7 @@ def rfc3339(moment: datetime, *, timespec: str = "microseconds") -> str:
 
 
 
+@runtime_checkable
 class DecisionRecord(Protocol):
     """Where decisions are read: the local decision log or a tracking server's record."""
 
