@@ -26,7 +26,6 @@ from mlgate.evidence import (
     build_gate_input,
     configure_cli_environment,
     decision_tags,
-    display_uri,
     load_manifest_file,
     parse_version_ref,
     resolve_tracking_uri,
@@ -80,14 +79,6 @@ def test_alias_validation() -> None:
     assert validate_alias("production") == "production"
     with pytest.raises(InputError, match="--alias 'prod/1'"):
         validate_alias("prod/1")
-
-
-def test_display_uri_masks_the_password() -> None:
-    assert display_uri("https://alice:s3cret@mlflow.example:5000/x") == (
-        "https://alice:***@mlflow.example:5000/x"
-    )
-    assert display_uri("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
-    assert display_uri("sqlite:///mlruns.db") == "sqlite:///mlruns.db"
 
 
 def test_tracking_uri_precedence(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -701,7 +701,7 @@ def test_a_decision_logged_then_overtaken_is_named_by_the_next(
     """A sqlite decision log in the registry's own file is written before the registry's
     lock is taken; if the evidence changes in between, the logged (allowed) decision was
     not applied, and the request's next decision says so."""
-    from mlgate.registry import store
+    from mlgate.registry import servergate
 
     for key in [k for k in os.environ if k.startswith("MLGATE_")]:
         monkeypatch.delenv(key)
@@ -711,7 +711,7 @@ def test_a_decision_logged_then_overtaken_is_named_by_the_next(
     gated = MlflowClient(
         tracking_uri=registry.tracking_uri, registry_uri="mlgate+" + registry.tracking_uri
     )
-    original = store.Gate.record
+    original = servergate.Gate.record
     recorded: list[str] = []
 
     def record_then_someone_edits(self: Any, decision: Any, gate_input: Any, actor: str) -> None:
@@ -721,7 +721,7 @@ def test_a_decision_logged_then_overtaken_is_named_by_the_next(
                 name, mv.version, "compliance.filing.status", "pending")
         recorded.append(decision.decision_id)
 
-    monkeypatch.setattr(store.Gate, "record", record_then_someone_edits)
+    monkeypatch.setattr(servergate.Gate, "record", record_then_someone_edits)
 
     with pytest.raises(MlflowException) as info:
         gated.set_registered_model_alias(name, "production", mv.version)

@@ -396,7 +396,7 @@ def test_evidence_changed_during_evaluation_is_evaluated_again(
     past. The store re-reads the evidence under the model's lock, sees the change, and
     decides again on the new evidence."""
     from mlgate.decisionlog import DecisionLog, current_actor, default_log_url
-    from mlgate.registry import store
+    from mlgate.registry import servergate
 
     for key in [k for k in os.environ if k.startswith("MLGATE_")]:
         monkeypatch.delenv(key)
@@ -405,7 +405,7 @@ def test_evidence_changed_during_evaluation_is_evaluated_again(
     gated = MlflowClient(
         tracking_uri=registry.tracking_uri, registry_uri="mlgate+" + registry.tracking_uri
     )
-    original = store.Gate.decide
+    original = servergate.Gate.decide
     calls: list[str] = []
 
     def decide_while_someone_edits(self: Any, evidence: Any, target: str, kind: str) -> Any:
@@ -416,7 +416,7 @@ def test_evidence_changed_during_evaluation_is_evaluated_again(
         calls.append(evidence.tags.get("compliance.filing.status", ""))
         return original(self, evidence, target, kind)
 
-    monkeypatch.setattr(store.Gate, "decide", decide_while_someone_edits)
+    monkeypatch.setattr(servergate.Gate, "decide", decide_while_someone_edits)
 
     with pytest.raises(MlflowException) as info:  # in-process: no HTTP, the exception itself
         gated.set_registered_model_alias(name, "production", mv.version)

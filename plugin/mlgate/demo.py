@@ -247,9 +247,9 @@ def run_demo(
 def kept_artifacts(tracking_uri: str) -> Path | None:
     """Beside a sqlite database (``<dir>/<name>-artifacts``), not in the current
     directory where MLflow would put them; None for any other store (its own default)."""
-    from .evidence import _sqlite_path
+    from .uris import sqlite_path
 
-    path = _sqlite_path(tracking_uri)
+    path = sqlite_path(tracking_uri)
     if path is None:
         return None
     database = Path(path).resolve()
@@ -268,15 +268,16 @@ def _run(
     throwaway: bool,
 ) -> DemoResult:
     from .decisionlog import DecisionLog, current_actor, default_log_url
-    from .evidence import Registry, VersionRef, display_uri, global_mlflow_uri
+    from .evidence import Registry, VersionRef, global_mlflow_uri
     from .gate import promote
     from .output import render
     from .output.log import render_table
+    from .uris import mask_password
 
     started, clock = datetime.now(UTC), time.monotonic()
     log_url = decision_log or default_log_url(uri)
     where = "a throwaway" if throwaway else "the"
-    out(f"mlgate demo: {where} MLflow registry at {display_uri(uri)}\n")
+    out(f"mlgate demo: {where} MLflow registry at {mask_password(uri)}\n")
     registry = Registry(uri, create=True)  # a new sqlite file is fine: the demo fills it
     if artifact_root is not None:
         artifact_root.mkdir(parents=True, exist_ok=True)
@@ -311,7 +312,7 @@ def _run(
         out(_verdict_line(got, model.name, version, result.decision))
         out("")
 
-    out(f"== mlgate log --blocked   (decision log {display_uri(log_url)})")
+    out(f"== mlgate log --blocked   (decision log {mask_password(log_url)})")
     with DecisionLog(log_url) as log:
         blocked = log.entries(blocked_only=True, since=started)
         masked = log.masked_url

@@ -21,51 +21,50 @@ one we were given, so this module resolves the same location with its own client
 
 An absent manifest is evidence (``attached: false``, a gate failure), not an error; a
 registry or artifact store that cannot be reached is a :class:`RegistryError` (exit 2).
+
+The command-line side (version references, the tracking URI, MLflow's HTTP bounds, a
+manifest file) is :mod:`mlgate.references`; its names are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
-from .errors import (  # noqa: F401 - EvidenceChangedError: re-exported
-    EvidenceChangedError,
-    InputError,
-    MlgateError,
-    RegistryError,
-    one_line,
-)
-from .facts import (
-    DIGEST_TAG,
-    MANIFEST_ARTIFACT,
-    manifest_errors,
-    sha256_hex,
-)
-from .gate_input import (  # noqa: F401 - Evidence and build_gate_input: re-exported
-    Evidence,
-    build_gate_input,
-    enforcement_for,
-)
-from .jsondoc import describe, loads
+from .errors import EvidenceChangedError as EvidenceChangedError
+from .errors import InputError, MlgateError, RegistryError, one_line
+from .facts import DIGEST_TAG, MANIFEST_ARTIFACT, sha256_hex
+from .gate_input import Evidence as Evidence
+from .gate_input import build_gate_input as build_gate_input
+from .gate_input import enforcement_for
 from .models import Decision, GateInput
 from .policydata import PolicySettings
+from .references import DEFAULT_REGISTRY_TIMEOUT as DEFAULT_REGISTRY_TIMEOUT
+from .references import DEFAULT_TRACKING_URI as DEFAULT_TRACKING_URI
+from .references import HTTP_BOUNDS as HTTP_BOUNDS
+from .references import REGISTRY_RETRIES as REGISTRY_RETRIES
+from .references import VersionRef as VersionRef
+from .references import answer_deadline as answer_deadline
+from .references import configure_cli_environment as configure_cli_environment
+from .references import http_bounds as http_bounds
+from .references import load_manifest_file as load_manifest_file
+from .references import parse_version_ref as parse_version_ref
+from .references import resolve_tracking_uri as resolve_tracking_uri
 from .sharedartifacts import refuse_shared
-from .targets import validate_alias  # noqa: F401 - re-exported for the commands
+from .targets import validate_alias as validate_alias
+from .uris import mask_password, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
     from mlflow.tracking import MlflowClient
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
+display_uri = mask_password  # the name callers used before mlgate.uris (still imported)
 
 MANIFEST_DIR, MANIFEST_FILE = MANIFEST_ARTIFACT.rsplit("/", 1)
 
@@ -74,88 +73,8 @@ DECISION_ID_TAG = "mlgate.decision_id"
 POLICY_REVISION_TAG = "mlgate.policy_revision"
 CHECKED_AT_TAG = "mlgate.checked_at"
 
-# MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per
-# attempt by default: minutes before an unreachable or hung registry is reported. A gate
-# in a CI job must say so within seconds (``--registry-timeout``, default 15 s, retries
-# included). Set for the CLI process only, and only where the user has not chosen values
-# (names from mlflow/environment_variables.py; MLflow parses the timeout and the backoff
-# factor as integers).
-DEFAULT_REGISTRY_TIMEOUT = 15
-REGISTRY_RETRIES = 1  # one retry for a dropped connection or a 503; urllib3 makes it at once
-
-
-def http_bounds(timeout: int = DEFAULT_REGISTRY_TIMEOUT) -> dict[str, str]:
-    """MLflow HTTP settings under which a request gives up within ``timeout`` seconds."""
-    retries = REGISTRY_RETRIES if timeout >= 2 else 0
-    return {
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries),
-        # urllib3 2 does not wait before the first retry; the factor only matters to
-        # users who raise the retries themselves.
-        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, timeout // (retries + 1))),
-    }
-
-
-HTTP_BOUNDS: dict[str, str] = http_bounds()
-
-
-def answer_deadline(environ: MutableMapping[str, str] | None = None) -> int:
-    """Seconds a hung server is waited for under the current settings, retries included."""
-    env = os.environ if environ is None else environ
-    try:
-        per_attempt = int(env.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "120"))
-        retries = int(env.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"))
-    except ValueError:
-        return 0
-    return per_attempt * (retries + 1)
-
-
 _LOGGED_MODEL_SOURCE = re.compile(r"^models:/(m-[^/@]+)/*$")
 _REGISTERED_SOURCE = re.compile(r"^models:/([^/]+)/(\d+)/*$")
-_VERSION = re.compile(r"^[1-9][0-9]*$")
-
-
-def configure_cli_environment(
-    environ: MutableMapping[str, str] | None = None,
-    *,
-    timeout: int = DEFAULT_REGISTRY_TIMEOUT,
-) -> None:
-    """Bound MLflow's HTTP waits to ``timeout`` s and quiet its INFO logging, unless the
-    user set them.
-
-    Call before the first MLflow import in a CLI process; library callers (the server
-    plugin) keep MLflow's own settings.
-    """
-    env = os.environ if environ is None else environ
-    for name, value in http_bounds(timeout).items():
-        if not env.get(name, "").strip():  # unset or empty: MLflow cannot parse ""
-            env[name] = value
-    # "Creating initial MLflow database tables..." and friends are noise on a report.
-    env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-
-
-def resolve_tracking_uri(tracking_uri: str | None) -> str:
-    """``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlruns.db``."""
-    if tracking_uri and tracking_uri.strip():
-        return tracking_uri.strip()
-    from_env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    return from_env or DEFAULT_TRACKING_URI
-
-
-def display_uri(uri: str) -> str:
-    """A URI fit for an error line: no password or token in the user-info part."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri
-    if parts.password is None and not (parts.username and "@" in parts.netloc):
-        return uri
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + host))
 
 
 @contextmanager
@@ -187,73 +106,6 @@ def global_mlflow_uri(uri: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-# --------------------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class VersionRef:
-    """``MODEL VERSION`` or ``MODEL@ALIAS`` as the user wrote it."""
-
-    model: str
-    version: str | None = None
-    alias: str | None = None
-
-    def __str__(self) -> str:
-        if self.alias is not None:
-            return f"{self.model}@{self.alias}"
-        return f"{self.model} version {self.version}"
-
-
-def parse_version_ref(model: str, version: str | None) -> VersionRef:
-    """``MODEL VERSION`` (two arguments) or ``MODEL@ALIAS`` (one); else :class:`InputError`."""
-    if version is not None:
-        if not model.strip():
-            raise InputError("MODEL: the registered model name is empty")
-        if not _VERSION.match(version.strip()):
-            raise InputError(
-                f"VERSION {version!r}: expected a model version number such as 3 "
-                "(or write MODEL@ALIAS as one argument)"
-            )
-        return VersionRef(model=model, version=version.strip())
-    name, at, alias = model.partition("@")
-    if not at:
-        raise InputError(
-            f"{model!r}: give MODEL VERSION (e.g. chatbot 3) or MODEL@ALIAS (e.g. chatbot@champion)"
-        )
-    if not name.strip() or not alias or "@" in alias:
-        raise InputError(
-            f"{model!r}: malformed MODEL@ALIAS; expected one model name, one '@' and one "
-            "alias, e.g. chatbot@champion"
-        )
-    return VersionRef(model=name, alias=validate_alias(alias, what=f"{model!r}: alias"))
-
-
-# --------------------------------------------------------------------------- manifests
-
-
-def load_manifest_file(path: str | Path) -> bytes:
-    """The bytes of a valid manifest file; :class:`InputError` naming file and field."""
-    try:
-        content = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        document = loads(content.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not valid JSON: not UTF-8 text (byte {exc.start}: {exc.reason})"
-        ) from exc
-    except json.JSONDecodeError as exc:  # jsondoc.DocumentError too: duplicate key, depth
-        raise InputError(f"{path}:{describe(exc)}") from exc
-    errors = manifest_errors(document)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InputError(
-            f"{path}: field {errors[0]}; expected a data manifest "
-            f"(schemas/data_manifest.schema.json){more}"
-        )
-    return content
-
 
 # --------------------------------------------------------------------------- evidence
 
@@ -269,16 +121,6 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the registry
-
-
-def _sqlite_path(uri: str) -> str | None:
-    """The database file of a ``sqlite:///`` (or ``mlgate+sqlite:///``) URI, if any."""
-    if uri.startswith("mlgate+"):
-        uri = uri[len("mlgate+"):]
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///"):].split("?", 1)[0]
-    return None if path in ("", ":memory:") else path
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -356,7 +198,7 @@ class Registry:
     def where(self) -> str:
         """The registry as the user named it (password masked)."""
         uri = self.registry_uri or os.environ.get("MLFLOW_REGISTRY_URI") or self.tracking_uri
-        return display_uri(uri)
+        return mask_password(uri)
 
     @property
     def client(self) -> MlflowClient:
@@ -374,7 +216,7 @@ class Registry:
     def _require_databases(self) -> None:
         """A sqlite URI naming a missing file: say so instead of creating an empty registry."""
         for uri in (self.tracking_uri, self.registry_uri):
-            path = _sqlite_path(uri) if uri else None
+            path = sqlite_path(uri) if uri else None
             if path is not None and not os.path.exists(path):
                 raise RegistryError(
                     f"no MLflow registry at {uri}: {path} does not exist "
@@ -474,7 +316,7 @@ class Registry:
         return source
 
     def _repository(self, location: str) -> ArtifactRepository:
-        with self.calling(f"artifact store {display_uri(location)}"):
+        with self.calling(f"artifact store {mask_password(location)}"):
             from mlflow.store.artifact.artifact_repository_registry import (
                 get_artifact_repository,
             )
@@ -485,17 +327,19 @@ class Registry:
 
     def manifest_bytes(self, mv: ModelVersion) -> bytes | None:
         """The bytes of ``compliance/data_manifest.json``, or None when it is absent."""
+        from .mlflowapi import download_artifact
+
         location = self.artifact_location(mv)
         repo = self._repository(location)
         with tempfile.TemporaryDirectory(prefix="mlgate-") as tmp:
             try:
-                local = repo.download_artifacts(MANIFEST_ARTIFACT, dst_path=tmp)
+                local = download_artifact(repo, MANIFEST_ARTIFACT, tmp)
             except Exception as exc:  # noqa: BLE001 - classified just below
                 if self._manifest_absent(repo, exc):
                     return None
                 what = (
                     f"download {MANIFEST_ARTIFACT} of model {mv.name!r} version {mv.version} "
-                    f"from {display_uri(location)}"
+                    f"from {mask_password(location)}"
                 )
                 raise self._registry_error(what, exc) from exc
             path = Path(local)
@@ -566,6 +410,8 @@ class Registry:
         return self.read(VersionRef(mv.name, version=str(mv.version))), digest
 
     def _upload_manifest(self, mv: ModelVersion, local: str) -> None:
+        from .mlflowapi import log_artifact
+
         source = mv.source or ""
         what = f"upload {MANIFEST_ARTIFACT} to model {mv.name!r} version {mv.version}"
         logged = _LOGGED_MODEL_SOURCE.match(source)
@@ -589,5 +435,5 @@ class Registry:
         if not source:
             raise RegistryError(f"registry {self.where}: {what}: the version has no source")
         repo = self._repository(source)
-        with self.calling(f"{what} ({display_uri(source)})"):
-            repo.log_artifact(local, MANIFEST_DIR)
+        with self.calling(f"{what} ({mask_password(source)})"):
+            log_artifact(repo, local, MANIFEST_DIR)

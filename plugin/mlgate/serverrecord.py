@@ -9,8 +9,9 @@ settings), instead of a ``mlgate-decisions.db`` that happens to be in the workin
 directory. A server that does not serve the record is named as such, with where its
 record is, never silently replaced by a local file.
 
-:class:`ServerRecord` reads like :class:`mlgate.decisionlog.DecisionLog` (``entries``,
-``last_allowed``, ``masked_url``, ``close``), so audit and log take either.
+:class:`ServerRecord` is a :class:`mlgate.logentry.DecisionRecord`, like
+:class:`mlgate.decisionlog.DecisionLog` (``entries``, ``last_allowed``, ``masked_url``,
+``close``), so audit and log take either.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .decisionlog import LogEntry, rfc3339
 from .errors import MlgateError, RegistryError, one_line
+from .logentry import DecisionRecord, LogEntry, rfc3339
+from .uris import mask_password
 
 API_ROUTE = "/mlgate/api/decisions"
 STATUS_ROUTE = "/mlgate/api/status"
@@ -46,22 +48,17 @@ class ServerRecord:
     """The decision record served by the tracking server at ``tracking_uri``."""
 
     def __init__(self, tracking_uri: str) -> None:
-        from .evidence import display_uri
-
         self.tracking_uri = tracking_uri.strip().rstrip("/")
-        self.masked_url = f"{display_uri(self.tracking_uri)}{API_ROUTE}"
+        self.masked_url = f"{mask_password(self.tracking_uri)}{API_ROUTE}"
         self.status: dict[str, Any] = {}
 
     # ---- transport
 
     def _get(self, route: str, params: dict[str, str]) -> tuple[int, Any]:
-        from mlflow.utils.credentials import get_default_host_creds
-        from mlflow.utils.rest_utils import http_request
+        from .mlflowapi import http_get
 
         try:
-            response = http_request(
-                get_default_host_creds(self.tracking_uri), route, "GET", params=params
-            )
+            response = http_get(self.tracking_uri, route, params)
         except Exception as exc:  # noqa: BLE001 - any transport failure is exit 2
             text = one_line(str(exc))
             if "Max retries exceeded" in text or "Failed to establish" in text:
@@ -119,9 +116,7 @@ class ServerRecord:
 
     @property
     def tracking_uri_shown(self) -> str:
-        from .evidence import display_uri
-
-        return display_uri(self.tracking_uri)
+        return mask_password(self.tracking_uri)
 
     # ---- reading (DecisionLog's interface)
 
@@ -194,7 +189,7 @@ def server_record(tracking_uri: str) -> ServerRecord:
     return ServerRecord(tracking_uri).check()
 
 
-def open_record(decision_log: str | None, tracking_uri: str | None) -> Any:
+def open_record(decision_log: str | None, tracking_uri: str | None) -> DecisionRecord:
     """Where ``log``/``audit`` read decisions: ``--decision-log`` (or
     ``MLGATE_DECISION_LOG``) when given; else the server's record for an http(s)
     tracking URI (NoServerRecord when it serves none); else the local default log."""

@@ -115,15 +115,6 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 # --------------------------------------------------------------------------- audit
 
 
-def _sqlite_file(url: str) -> str | None:
-    """The file of a ``sqlite:///`` URL, None for any other database or ``:memory:``."""
-    url = url.strip().removeprefix("mlgate+")
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
-    return None if path in ("", ":memory:") else path
-
-
 def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | None, str]:
     """The decision log to explain against, or None and why there is none.
 
@@ -134,8 +125,9 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
     audit still re-evaluates, and says so. A missing sqlite file is never created: audit
     is a read.
     """
-    from ..decisionlog import DecisionLog, default_log_url, mask_url
+    from ..decisionlog import DecisionLog, default_log_url
     from ..serverrecord import NoServerRecord, is_server_uri, server_record
+    from ..uris import mask_password, sqlite_path
 
     if not explicit and is_server_uri(registry.tracking_uri):
         try:
@@ -144,11 +136,11 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
             return None, str(exc)
 
     url = explicit or default_log_url(registry.tracking_uri)
-    path = _sqlite_file(url)
+    path = sqlite_path(url)
     if path is not None and not os.path.exists(path):
         if explicit:
-            raise InputError(f"--decision-log {mask_url(url)}: {path} does not exist")
-        return None, f"no decision log at {mask_url(url)} (give --decision-log)"
+            raise InputError(f"--decision-log {mask_password(url)}: {path} does not exist")
+        return None, f"no decision log at {mask_password(url)} (give --decision-log)"
     return DecisionLog(url), ""
 
 

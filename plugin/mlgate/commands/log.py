@@ -17,7 +17,7 @@ from .common import OutputOpt, app, emit, guarded
 from .options import DecisionLogOpt, TrackingUriOpt
 
 if TYPE_CHECKING:
-    pass
+    from ..logentry import DecisionRecord
 
 
 class LogFormat(StrEnum):
@@ -124,7 +124,7 @@ def _missing_local_log(decision_log: str | None, tracking_uri: str | None) -> st
     from ..decisionlog import default_log_url
     from ..evidence import resolve_tracking_uri
     from ..serverrecord import is_server_uri
-    from .audit import _sqlite_file
+    from ..uris import sqlite_path
 
     if decision_log:
         return None
@@ -132,17 +132,19 @@ def _missing_local_log(decision_log: str | None, tracking_uri: str | None) -> st
     if is_server_uri(uri):
         return None
     url = default_log_url(uri)
-    path = _sqlite_file(url)
+    path = sqlite_path(url)
     return url if path is not None and not os.path.exists(path) else None
 
 
 def _current_documents(
-    log: Any, *, model: str | None, since: datetime | None, blocked: bool, limit: int
+    log: DecisionRecord, *, model: str | None, since: datetime | None, blocked: bool, limit: int
 ) -> list[dict[str, Any]]:
-    from ..decisionlog import CURRENT_WINDOW, current_state
+    from ..decisionlog import CURRENT_WINDOW, DecisionLog, current_state
+    from ..serverrecord import ServerRecord
 
-    if hasattr(log, "current"):  # a server computes it over its own log
+    if isinstance(log, ServerRecord):  # a server computes it over its own log
         return log.current(model=model, since=since, blocked_only=blocked, limit=limit)
+    assert isinstance(log, DecisionLog)  # open_record opens one of the two
     entries = log.entries(model=model, since=since, limit=CURRENT_WINDOW, newest_first=True)
     states = [s for s in current_state(entries) if s.blocked_now or not blocked]
     return [s.as_document() for s in states[:limit]]

@@ -192,8 +192,9 @@ def _server_record(registry: Registry, decision_log: str | None) -> Any:
     """The record of a tracking server running the mlgate store, which then decides; None
     to decide here (not a server, or one without the store: said on stderr, with where
     this decision is logged instead)."""
-    from ..decisionlog import default_log_url, mask_url
+    from ..decisionlog import default_log_url
     from ..serverrecord import NoServerRecord, is_server_uri, server_record
+    from ..uris import mask_password
 
     uri = registry.registry_uri or registry.tracking_uri
     if not is_server_uri(uri):
@@ -203,7 +204,7 @@ def _server_record(registry: Registry, decision_log: str | None) -> Any:
     except NoServerRecord as exc:
         url = decision_log or default_log_url(registry.tracking_uri)
         typer.echo(
-            f"mlgate: {exc}. Deciding here; this decision is logged to {mask_url(url)}",
+            f"mlgate: {exc}. Deciding here; this decision is logged to {mask_password(url)}",
             err=True,
         )
         return None

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .scheme import BACKENDS, PREFIX  # noqa: F401 - the package's names since 0.1
+from ..uris import BACKENDS, PREFIX  # noqa: F401 - the package's names since 0.1
 
 
 def make_store(store_uri: str, tracking_uri: str | None = None) -> Any:
     """Build the gated registry store for ``mlgate+<backend>://...`` (MLflow calls this)."""
-    from .store import build_store, in_server
+    from .settings import in_server
+    from .store import build_store
 
     if in_server():
         from .guard import install

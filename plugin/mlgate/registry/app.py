@@ -136,7 +136,7 @@ _log: DecisionLog | None = None
 
 def decision_log_url() -> str:
     from ..decisionlog import default_log_url
-    from .store import server_registry_uri
+    from .settings import server_registry_uri
 
     return default_log_url(server_registry_uri())
 
@@ -430,9 +430,8 @@ def api_status() -> Response:
     from flask import jsonify
 
     from .. import __version__
-    from ..decisionlog import mask_url
-    from .scheme import PREFIX
-    from .store import server_registry_uri
+    from ..uris import PREFIX, mask_password
+    from .settings import server_registry_uri
 
     registry = server_registry_uri() or ""
     return _secured(
@@ -440,7 +439,7 @@ def api_status() -> Response:
             {
                 "mlgate_version": __version__,
                 "gated": registry.startswith(PREFIX),
-                "decision_log": mask_url(decision_log_url()),
+                "decision_log": mask_password(decision_log_url()),
                 "authenticated": _auth_state["on"],
             }
         )

@@ -10,7 +10,7 @@ and the FastAPI ``PUT`` route that takes precedence under uvicorn all use it).
 ``request_started`` receiver for the UI's run-artifact upload
 (``/ajax-api/2.0/mlflow/upload-artifact``). Both refuse with ``PERMISSION_DENIED`` (403) a
 write under ``compliance/`` of a version holding a protected alias or stage, and a delete
-of it or of a folder above it (:func:`mlgate.registry.store.artifact_refusal`).
+of it or of a folder above it (:func:`mlgate.registry.freeze.artifact_refusal`).
 
 This module is imported while ``mlflow.server.handlers`` is still being imported (the
 store entry point), before MLflow's apps exist, so it needs neither ``--app-name`` nor the
@@ -35,7 +35,7 @@ def _refuse(location: str, method: str) -> None:
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import PERMISSION_DENIED
 
-    from .store import artifact_refusal
+    from .freeze import artifact_refusal
 
     message = artifact_refusal(location, method)
     if message:
@@ -118,7 +118,7 @@ def _run_upload_receiver(sender: Any, **_: Any) -> None:
         return
     from flask import Response, abort
 
-    from .store import artifact_refusal, run_upload_location
+    from .freeze import artifact_refusal, run_upload_location
 
     try:
         location = run_upload_location(request.args)

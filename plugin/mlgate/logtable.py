@@ -1,0 +1,82 @@
+"""The decision log's SQL table (SQLAlchemy Core): columns, indexes, UTC timestamps.
+
+:mod:`mlgate.decisionlog` writes and reads it; nothing else touches the table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+from .logentry import as_utc
+
+TABLE_NAME = "mlgate_decisions"
+
+
+class _UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out on every backend.
+
+    PostgreSQL keeps the offset (TIMESTAMPTZ); sqlite and MySQL have no zone, so naive
+    UTC is stored and UTC is put back on read. MySQL gets microseconds (DATETIME(6)):
+    without them "newest first" ties within a second.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)
+
+
+# Long JSON documents (a gate input carries the whole manifest) overflow MySQL's 64 KiB TEXT.
+_LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+metadata = sa.MetaData()
+decisions_table = sa.Table(
+    TABLE_NAME,
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("decision_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("allowed", sa.Boolean(), nullable=False),
+    sa.Column("enforcement", sa.String(8), nullable=False),
+    sa.Column("in_scope", sa.Boolean(), nullable=True),
+    sa.Column("failing_codes", sa.Text(), nullable=False),
+    sa.Column("decision", _LongText, nullable=False),
+    sa.Column("gate_input", _LongText, nullable=False),
+    sa.Column("input_sha256", sa.String(64), nullable=False),
+    sa.Column("policy_revision", sa.String(255), nullable=False),
+    sa.Column("engine", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(256), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", _UtcDateTime(), nullable=False),
+    sa.Index("ix_mlgate_decisions_target", "model", "version", "target"),
+    sa.Index("ix_mlgate_decisions_allowed_created", "allowed", "created_at"),
+    # Exact, case-sensitive comparisons on MySQL as on the other backends.
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+

@@ -1,0 +1,235 @@
+"""The evidence freeze: a version holding a protected alias or stage keeps its compliance
+evidence. Its ``compliance.*`` tags cannot be set or deleted, and the artifacts under its
+``compliance/`` folder cannot be written or deleted through a server that proxies
+artifacts (:func:`artifact_refusal`, hooked into every request by
+:mod:`mlgate.registry.guard`). A new version (a copy) never carries ``mlgate.*`` tags.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from mlflow.store.model_registry.dbmodels.models import (
+    SqlModelVersion,
+    SqlModelVersionTag,
+    SqlRegisteredModelAlias,
+)
+
+from .. import mlflowapi
+from ..errors import one_line
+from ..facts import TAG_PREFIX
+from ..names import fold, is_compliance_key
+from ..textsafe import printable
+from .messages import (
+    database_fault,
+    describe_version,
+    failing_closed,
+    quoted,
+    refusal,
+    requesting_user,
+)
+from .servergate import server_artifact_location
+from .storebase import SqlRow, StoreBase
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from sqlalchemy.orm import Session
+
+_logger = logging.getLogger("mlgate.registry")
+
+_DECISION_TAG_PREFIX = "mlgate."
+
+
+class FreezeMixin(StoreBase):
+    """The evidence freeze of the gated store (see the module doc)."""
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: list[Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        local_model_path: str | None = None,
+        model_id: str | None = None,
+    ) -> Any:
+        """MLflow's, without ``mlgate.*`` tags: a new version (a copy) was never evaluated."""
+        kept = [t for t in tags or [] if not fold(str(t.key)).startswith(_DECISION_TAG_PREFIX)]
+        if len(kept) != len(tags or []):
+            _logger.info(
+                "mlgate: dropped the mlgate.* tags given to a new version of model %s "
+                "(a copy is not evaluated)", quoted(name),
+            )
+        return super().create_model_version(
+            name, source, run_id, kept, run_link, description, local_model_path, model_id
+        )
+
+    # ---- the evidence freeze
+
+    def _frozen_write(
+        self, what: str, name: str, version: str, write: Callable[[Session, Any], None]
+    ) -> None:
+        """``write`` the tag unless the version holds a protected alias or stage."""
+        with failing_closed(what), self.ManagedSessionMaker(read_only=False) as session:
+            self._lock_model(session, name)
+            sql_mv = self._get_sql_model_version(session, name, version)
+            held = self._protected_holdings(session, sql_mv)
+            if held:
+                _logger.warning(
+                    "mlgate: refused %s %s: the version holds %s",
+                    printable(requesting_user()), what, ", ".join(held),
+                )
+                raise refusal(
+                    f"mlgate refused {what}: the version holds {', '.join(held)}, so its "
+                    f"{TAG_PREFIX}* evidence is frozen (any key a database matches to "
+                    f"{TAG_PREFIX}*, in any case or accent). To change it, remove the "
+                    "protected alias (or move the version out of the protected stage), edit "
+                    "the evidence, and promote the version again"
+                )
+            write(session, sql_mv)
+
+    def set_model_version_tag(self, name: str, version: str, tag: Any) -> None:
+        if not is_compliance_key(str(tag.key)):
+            super().set_model_version_tag(name, version, tag)
+            return None
+        mlflowapi.validate_model_name(name)
+        mlflowapi.validate_model_version(version)
+        mlflowapi.validate_model_version_tag(tag.key, tag.value)
+
+        def write(session: Session, sql_mv: SqlRow) -> None:
+            session.merge(
+                SqlModelVersionTag(
+                    workspace=sql_mv.workspace, name=name, version=sql_mv.version,
+                    key=tag.key, value=tag.value,
+                )
+            )
+
+        what = f"setting tag {quoted(tag.key)} of {describe_version(name, version)}"
+        self._frozen_write(what, name, version, write)
+        return None
+
+    def delete_model_version_tag(self, name: str, version: str, key: str) -> None:
+        if not is_compliance_key(str(key)):
+            super().delete_model_version_tag(name, version, key)
+            return None
+        mlflowapi.validate_model_name(name)
+        mlflowapi.validate_model_version(version)
+        mlflowapi.validate_tag_name(key)
+
+        def delete(session: Session, sql_mv: SqlRow) -> None:
+            existing = (
+                self._get_query(session, SqlModelVersionTag)
+                .filter(
+                    SqlModelVersionTag.name == name,
+                    SqlModelVersionTag.version == sql_mv.version,
+                    SqlModelVersionTag.key == key,
+                )
+                .first()
+            )
+            if existing is not None:
+                session.delete(existing)
+
+        what = f"deleting tag {quoted(key)} of {describe_version(name, version)}"
+        self._frozen_write(what, name, version, delete)
+        return None
+
+    # ---- proxied artifacts
+
+    def artifact_write_refusal(self, location: str, method: str) -> str | None:
+        """Why a write/delete (``method``) of artifact ``location`` must be refused: it is
+        under ``compliance/`` of a version holding a protected alias or stage (or, for a
+        delete, a folder holding one); None when it may go ahead."""
+        written = _comparable(location)
+        with self.ManagedSessionMaker() as session:
+            aliases = self._get_query(session, SqlRegisteredModelAlias).all()
+            holders = {
+                (a.name, str(a.version)) for a in aliases if self.gate.protected(a.alias, "alias")
+            }
+            staged = self._get_query(session, SqlModelVersion).filter(
+                SqlModelVersion.current_stage.isnot(None)
+            ).all()
+            holders |= {
+                (v.name, str(v.version)) for v in staged
+                if v.current_stage and self._stage_is_protected(v.current_stage)
+            }
+        for name, version in sorted(holders):
+            mv = self.get_model_version(name, version)
+            if method != "DELETE" and not _may_share_artifacts(mv, written):
+                continue
+            evidence_dir = _comparable(self.gate.registry.artifact_location(mv)) + "/compliance"
+            inside = written == evidence_dir or written.startswith(evidence_dir + "/")
+            above = method == "DELETE" and evidence_dir.startswith(written.rstrip("/") + "/")
+            if inside or above:
+                return (
+                    f"mlgate refused {method} of artifact {printable(location)}: it is the "
+                    f"compliance evidence of {describe_version(name, version)}, which holds "
+                    "a protected alias or stage; remove that first, then change the evidence "
+                    "and promote the version again"
+                )
+        return None
+
+
+def run_upload_location(args: Any) -> str:
+    """Where the UI's ``/ajax-api/2.0/mlflow/upload-artifact`` writes: the run's artifact
+    URI and the ``path`` argument."""
+    from mlflow.server.handlers import _get_tracking_store
+
+    run_id = str(args.get("run_uuid") or args.get("run_id") or "")
+    relative = str(args.get("path") or "").strip("/")
+    root = mlflowapi.run_artifact_uri(_get_tracking_store(), run_id).rstrip("/")
+    return f"{root}/{relative}" if relative else root
+
+
+def artifact_refusal(location: str, method: str) -> str | None:
+    """Why the server must refuse writing (``PUT``) or deleting (``DELETE``) artifact
+    ``location``, or None. Only writes under a ``compliance`` folder and deletes are looked
+    at closely. Fails closed: an error while checking is a refusal."""
+    segments = location.split("/")
+    if method != "DELETE" and not any(fold(s) == "compliance" for s in segments):
+        return None
+    try:
+        from mlflow.server.handlers import _get_model_registry_store
+
+        store = _get_model_registry_store()
+        if not isinstance(store, FreezeMixin):
+            return None
+        message = store.artifact_write_refusal(location, method)
+    except Exception as exc:  # noqa: BLE001 - fail closed, never a 5xx
+        _logger.exception("mlgate: checking an artifact write failed")
+        fault = database_fault(exc)
+        reason = f"database error ({fault})" if fault else one_line(str(exc))
+        message = (
+            f"mlgate could not check {method} of artifact {printable(location)}: "
+            f"{printable(reason)}; refused (fail closed)"
+        )
+    if message:
+        _logger.warning("mlgate: %s (by %s)", message, printable(requesting_user()))
+    return message
+
+
+def _comparable(location: str) -> str:
+    """An artifact location in the form the server stores it (proxied URIs resolved)."""
+    resolved = server_artifact_location(location)
+    parts = urlsplit(resolved)
+    if parts.scheme in ("", "file"):
+        return os.path.normpath(parts.path if parts.scheme else resolved)
+    return resolved.rstrip("/")
+
+
+def _may_share_artifacts(mv: ModelVersion, written: str) -> bool:
+    """A cheap filter: does the written path name the version's run or logged model?"""
+    ids = {mv.run_id, getattr(mv, "model_id", None)}
+    source = mv.source or ""
+    if source.startswith("models:/"):
+        ids.add(source[len("models:/"):].split("/", 1)[0])
+    elif source.startswith("runs:/"):
+        ids.add(source[len("runs:/"):].split("/", 1)[0])
+    else:
+        return True  # a plain URI: compare the locations themselves
+    segments = set(written.split("/"))
+    return any(i and i in segments for i in ids)
