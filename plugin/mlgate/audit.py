@@ -33,12 +33,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from . import gate
-from .evidence import Evidence, Registry
+from .evidence import Registry
 from .facts import MANIFEST_ARTIFACT
+from .gate_input import Evidence, now_rfc3339
 from .jsondoc import canonical
-from .models import Decision, GateInput, PolicyConfig
+from .models import Decision, GateInput, PolicyConfig, TargetKind
 from .policy import PolicySet
-from .runner import now_rfc3339, retarget
+from .runner import retarget
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -70,7 +71,7 @@ class Holding:
 
     version: ModelVersion
     target: str
-    kind: str  # "alias" or "stage"
+    kind: TargetKind
 
     @property
     def key(self) -> Key:

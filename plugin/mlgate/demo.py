@@ -166,9 +166,9 @@ class DemoResult:
 
 def _echo_model() -> Any:
     """A pyfunc model that returns its input (defined lazily: mlflow is imported here)."""
-    import mlflow.pyfunc
+    from mlflow.pyfunc.model import PythonModel
 
-    class EchoModel(mlflow.pyfunc.PythonModel):
+    class EchoModel(PythonModel):
         def predict(
             self, context: Any, model_input: list[str], params: dict[str, Any] | None = None
         ) -> list[str]:
@@ -302,13 +302,13 @@ def _run(
     for number, model in enumerate(models, 1):
         version = versions[model.name]
         out(f"== {number}/{len(models)}  mlgate promote {model.name} {version} --alias {TARGET}")
-        result = promote(
+        promotion = promote(
             registry, VersionRef(model.name, version), TARGET, engine, policy_set,
             open_log=lambda: DecisionLog(log_url), actor=current_actor,
         )
-        out(render("table", [result.decision]).rstrip("\n"))
-        got = outcomes[model.name] = outcome(result.decision)
-        out(_verdict_line(got, model.name, version, result.decision))
+        out(render("table", [promotion.decision]).rstrip("\n"))
+        got = outcomes[model.name] = outcome(promotion.decision)
+        out(_verdict_line(got, model.name, version, promotion.decision))
         out("")
 
     out(f"== mlgate log --blocked   (decision log {display_uri(log_url)})")

@@ -12,7 +12,7 @@ import json
 import re
 from datetime import UTC, date, datetime
 from functools import cache
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from pydantic import ValidationError
 
@@ -178,10 +178,13 @@ def parse_facts(tags: dict[str, str]) -> tuple[Facts, str | None]:
             upper=True,
         ),
         public_opinion=p.boolean("compliance.public_opinion"),
-        modalities=p.items(
-            "compliance.modalities",
-            lambda m: m in modalities,
-            "comma-separated list of " + ", ".join(modalities),
+        modalities=cast(  # items() keeps only the values the check accepts: modalities
+            "list[Modality] | None",
+            p.items(
+                "compliance.modalities",
+                lambda m: m in modalities,
+                "comma-separated list of " + ", ".join(modalities),
+            ),
         ),
         filing=Filing(
             status=p.choice("compliance.filing.status", get_args(FilingStatus)),

@@ -33,7 +33,7 @@ from .runner import attach_waivers, evaluate
 
 if TYPE_CHECKING:
     from .engine.base import Engine
-    from .models import Decision, GateInput
+    from .models import Decision, GateInput, TargetKind
     from .policy import PolicySet
 
 
@@ -58,7 +58,7 @@ class VersionRegistry(Protocol):
 def decide(
     evidence: Evidence,
     target: str,
-    kind: str,
+    kind: TargetKind,
     engine: Engine,
     policy_set: PolicySet,
     *,

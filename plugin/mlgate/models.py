@@ -29,6 +29,7 @@ GateStatus = Literal["pass", "fail", "waived", "not_applicable", "error"]
 Enforcement = Literal["deny", "warn"]
 Severity = Literal["critical", "high", "medium", "low"]
 EngineName = Literal["embedded", "opa"]
+TargetKind = Literal["alias", "stage"]
 
 
 class _Strict(BaseModel):
@@ -167,7 +168,7 @@ class ModelRef(_Strict):
 
 class Request(_Strict):
     target: str = Field(min_length=1, description="alias or stage the version is promoted to")
-    kind: Literal["alias", "stage"] = "alias"
+    kind: TargetKind = "alias"
     enforcement: Enforcement
 
 

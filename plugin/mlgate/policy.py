@@ -345,7 +345,7 @@ def missing_gates(policy_set: PolicySet) -> list[str]:
     return [g for g in GATE_IDS if g not in policy_set.gate_meta]
 
 
-class _KeepUnknown(dict):
+class _KeepUnknown(dict[str, Any]):
     """Format mapping that leaves unknown ``{name}`` placeholders visible."""
 
     def __missing__(self, key: str) -> str:

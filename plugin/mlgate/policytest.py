@@ -95,14 +95,14 @@ def run_tests(
         return _run_on_opa(policy_set, coverage=coverage, pattern=pattern)
     from .engine.embedded import compile_engine
 
-    engine = compile_engine(policy_set, with_tests=True)
+    compiled = compile_engine(policy_set, with_tests=True)
     if coverage:
-        engine.set_enable_coverage(True)
+        compiled.set_enable_coverage(True)
     report = TestReport()
     for case in discover(policy_set, pattern):
-        report.results.append(_run_one(engine, case))
+        report.results.append(_run_one(compiled, case))
     if coverage:
-        report.coverage = _coverage(engine, policy_set)
+        report.coverage = _coverage(compiled, policy_set)
     return report
 
 

@@ -21,16 +21,19 @@ from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .models import (
     GATE_IDS,
     Decision,
+    EngineName,
     GateInput,
     GateResult,
     PolicyConfig,
+    Severity,
+    TargetKind,
     Violation,
 )
 from .policy import PolicySet, format_message
 
 PASSING = ("pass", "waived", "not_applicable")
 STATUSES = (*PASSING, "fail")
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -180,7 +183,9 @@ def _time_contradictions(gate_input: GateInput) -> list[str]:
     return found
 
 
-def retarget(gate_input: GateInput, target: str, kind: str, config: PolicyConfig) -> GateInput:
+def retarget(
+    gate_input: GateInput, target: str, kind: TargetKind, config: PolicyConfig
+) -> GateInput:
     """The same evidence, evaluated for another promotion target."""
     request = gate_input.request.model_copy(
         update={
@@ -205,7 +210,7 @@ def build_decision(
     raw: Any,
     policy_set: PolicySet,
     *,
-    engine_name: str,
+    engine_name: EngineName,
     revision: str,
     sha256: str | None = None,
 ) -> Decision:
@@ -255,7 +260,7 @@ def build_decision(
         gates=gates,
         waivers_applied=waivers,
         policy_revision=revision,
-        engine=engine_name,  # type: ignore[arg-type]
+        engine=engine_name,
         input_sha256=sha256 or input_sha256(gate_input),
         evaluated_at=gate_input.now,
     )
@@ -295,12 +300,12 @@ def _violation(gate_id: str, raw: Any, policy_set: PolicySet) -> Violation:
     _expect(isinstance(params, dict), f"params of {code} is not an object")
     rule = policy_set.violation_meta.get(code)
     template = rule.failure_msg if rule and rule.failure_msg else code
-    severity = rule.severity if rule and rule.severity in SEVERITIES else "high"
+    severity: Severity = next((s for s in SEVERITIES if rule and rule.severity == s), "high")
     waived_by = raw.get("waived_by")
     return Violation(
         code=code,
         message=format_message(template, params),
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         waived_by=waived_by if isinstance(waived_by, str) else None,
     )
 

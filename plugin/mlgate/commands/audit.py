@@ -31,9 +31,10 @@ from ..output.audit import (
     render_impact_table,
     summary_line,
 )
-from .common import (
-    EXIT_ALLOWED,
-    EXIT_BLOCKED,
+from .common import EXIT_ALLOWED, EXIT_BLOCKED, app, emit, guarded, load_engine, policy_app
+from .options import (
+    DEFAULT_REGISTRY_TIMEOUT,
+    DecisionLogOpt,
     EngineChoice,
     EngineOpt,
     Format,
@@ -43,17 +44,8 @@ from .common import (
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
-    RegistryUriOpt,
-    app,
-    emit,
-    guarded,
-    load_engine,
-    policy_app,
-)
-from .options import (
-    DEFAULT_REGISTRY_TIMEOUT,
-    DecisionLogOpt,
     RegistryTimeoutOpt,
+    RegistryUriOpt,
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
@@ -148,6 +140,8 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
 
     if not explicit and is_server_uri(registry.tracking_uri):
         try:
+            # A ServerRecord reads like a DecisionLog (last_allowed, masked_url, close), which
+            # is all audit asks of it; no common protocol is declared yet, hence the ignore.
             return server_record(registry.tracking_uri), ""  # type: ignore[return-value]
         except NoServerRecord as exc:
             return None, str(exc)
@@ -340,9 +334,10 @@ def policy_impact(
         mlgate policy impact --base origin/main --head HEAD --format markdown
     """
     from ..audit import impact
-    from ..evidence import Registry, configure_cli_environment, validate_alias
+    from ..evidence import Registry, configure_cli_environment
     from ..gitpolicy import load_policy_at
     from ..runner import make_engine
+    from ..targets import validate_alias
 
     if protected and target is not None:
         raise InputError("policy impact: --target applies to --all; --protected "

@@ -13,8 +13,8 @@ import typer
 from ..errors import InputError
 from ..output.log import render_current, render_table
 from ..output.log import when as _when
-from .common import OutputOpt, app, emit, guarded
-from .options import DecisionLogOpt, TrackingUriOpt
+from .common import app, emit, guarded
+from .options import DecisionLogOpt, OutputOpt, TrackingUriOpt
 
 if TYPE_CHECKING:
     pass
@@ -142,7 +142,10 @@ def _current_documents(
     from ..decisionlog import CURRENT_WINDOW, current_state
 
     if hasattr(log, "current"):  # a server computes it over its own log
-        return log.current(model=model, since=since, blocked_only=blocked, limit=limit)
+        documents: list[dict[str, Any]] = log.current(
+            model=model, since=since, blocked_only=blocked, limit=limit
+        )
+        return documents
     entries = log.entries(model=model, since=since, limit=CURRENT_WINDOW, newest_first=True)
     states = [s for s in current_state(entries) if s.blocked_now or not blocked]
     return [s.as_document() for s in states[:limit]]

@@ -45,6 +45,8 @@ from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     from flask import Flask, Response
+    from jinja2 import Environment
+    from werkzeug.wrappers import Response as BaseResponse
 
     from ..decisionlog import DecisionLog, LogEntry
     from ..models import GateResult
@@ -285,7 +287,7 @@ def to_row(entry: LogEntry) -> Row:
 
 
 @cache
-def _templates() -> Any:
+def _templates() -> Environment:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     return Environment(
@@ -389,10 +391,10 @@ def page() -> Response:
     return _serve(render, as_json=False, default_view="current")
 
 
-def page_redirect() -> Response:
+def page_redirect() -> BaseResponse:
     from flask import redirect
 
-    return redirect(_prefixed(PAGE_ROUTE), code=308)  # type: ignore[return-value]
+    return redirect(_prefixed(PAGE_ROUTE), code=308)
 
 
 def api_decisions() -> Response:
