@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
 
     from ..decisionlog import DecisionLog, LogEntry
-    from ..models import GateResult
+    from ..models import GateResult, Outcome
 
 PAGE_ROUTE = "/mlgate/"
 API_ROUTE = "/mlgate/api/decisions"
@@ -263,16 +263,19 @@ class Row:
     gates: list[GateResult]
 
 
+# Decision.outcome as the page words it, and the row's CSS class.
+ROW_OUTCOMES: dict[Outcome, tuple[str, str]] = {
+    "blocked": ("blocked", "blocked"),
+    "warn": ("allowed (warn)", "warned"),
+    "out of scope": ("allowed", "allowed"),
+    "allowed": ("allowed", "allowed"),
+}
+
+
 def to_row(entry: LogEntry) -> Row:
     from ..decisionlog import rfc3339
 
-    failing = entry.decision.blocking_gates
-    if not entry.allowed:
-        outcome, css = "blocked", "blocked"
-    elif failing:
-        outcome, css = "allowed (warn)", "warned"
-    else:
-        outcome, css = "allowed", "allowed"
+    outcome, css = ROW_OUTCOMES[entry.decision.outcome]
     request = entry.gate_input.get("request") if isinstance(entry.gate_input, dict) else None
     kind = request.get("kind", "alias") if isinstance(request, dict) else "alias"
     return Row(
@@ -282,7 +285,7 @@ def to_row(entry: LogEntry) -> Row:
         css=css,
         when=rfc3339(entry.created_at, timespec="seconds"),
         link=ui_link(entry.model, entry.version),
-        gates=failing,
+        gates=entry.decision.blocking_gates,
     )
 
 
