@@ -102,14 +102,6 @@ class Promotion:
     alias_set: bool
 
 
-def before_alias(registry: VersionRegistry, evidence: Evidence, decision: Decision) -> None:
-    """Test seam: runs after evaluation and before the evidence is re-read for the alias.
-
-    Does nothing. Tests replace it (``monkeypatch.setattr``) to change a version's tags in
-    that window and prove that :func:`promote` then refuses to set the alias.
-    """
-
-
 def promote(
     registry: VersionRegistry,
     ref: Any,
@@ -143,7 +135,6 @@ def promote(
     if dry_run:
         return Promotion(decision, gate_input, alias_set=False)
     if decision.allowed:
-        before_alias(registry, evidence, decision)
         changed = registry.read(ref).changes_since(evidence)
         if changed:
             raise EvidenceChangedError(
