@@ -1,7 +1,9 @@
 # The two commands of the README: `make demo` runs the main job on the embedded defaults
 # (local sqlite registry, embedded engine); `make test` runs the test suite. Each creates
 # .venv on first use: the demo installs mlgate and its runtime dependencies only (MLflow
-# is most of it), the tests add the test extra (pytest, database drivers, linters).
+# is most of it), the tests add the test extra (pytest, database drivers, linters, mypy).
+# `make test` runs ruff, then mypy --strict on plugin/ (pyproject.toml [tool.mypy]), then
+# pytest.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
@@ -42,6 +44,7 @@ example: $(BIN)/.installed-demo
 
 test: $(BIN)/.installed opa-golib
 	$(BIN)/ruff check plugin tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 schemas: $(BIN)/.installed-demo

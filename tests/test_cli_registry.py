@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,13 @@ from fixtures_mlflow import (
     out_of_scope_tags,
 )
 from helpers import Run, mlgate
+from mlgate.cli import EngineChoice, load_engine
 from mlgate.decisionlog import DecisionLog
+from mlgate.errors import EvidenceChangedError
 from mlgate.evidence import DECISION_TAG, Registry, VersionRef
 from mlgate.facts import DIGEST_TAG
+from mlgate.gate_input import Evidence
+from mlgate.models import Decision
 
 DECISION_TAGS = {
     "mlgate.decision",
@@ -345,42 +350,95 @@ def test_promote_moves_an_alias(registry: RegistryHelper) -> None:
     assert registry.aliases("chat") == {"champion": "2"}
 
 
-def test_promote_refuses_when_evidence_changes_before_the_alias(
-    registry: RegistryHelper, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class ChangedAfterTheDecision:
+    """The real registry, with its evidence changed by ``change`` after promote's first
+    read (the one decided on) and before its re-read (the one checked before the alias):
+    the window between deciding and acting, which MLflow cannot close."""
+
+    def __init__(self, registry: Registry, change: Callable[[], None]) -> None:
+        self.registry, self.change, self.reads = registry, change, 0
+
+    def read(self, ref: VersionRef) -> Evidence:
+        self.reads += 1
+        if self.reads == 2:
+            self.change()
+        return self.registry.read(ref)
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        self.registry.set_alias(model, alias, version)
+
+    def write_decision_tags(self, decision: Decision) -> None:
+        self.registry.write_decision_tags(decision)
+
+
+def promote_while_changing(registry: RegistryHelper, change: Callable[[], None]) -> str:
+    """``gate.promote`` of chat v1 to production (what ``mlgate promote`` runs) on
+    :class:`ChangedAfterTheDecision`; the message of the EvidenceChangedError it raises."""
     from mlgate import gate
 
+    policy_set, engine = load_engine(None, EngineChoice.embedded, None, None, 5.0)
+    changing = ChangedAfterTheDecision(Registry(registry.tracking_uri), change)
+    with pytest.raises(EvidenceChangedError) as raised:
+        gate.promote(changing, VersionRef("chat", "1"), "production", engine, policy_set,
+                     open_log=lambda: DecisionLog(log_url(registry)), actor=lambda: "tester")
+    assert changing.reads == 2
+    return str(raised.value)
+
+
+def test_promote_refuses_when_evidence_changes_before_the_alias(
+    registry: RegistryHelper,
+) -> None:
     allowed_version(registry)
 
-    def withdraw_filing(*_: object) -> None:
+    def withdraw_filing() -> None:
         registry.client.set_model_version_tag("chat", "1", "compliance.filing.status", "pending")
 
-    monkeypatch.setattr(gate, "before_alias", withdraw_filing)
-    run = promote(registry, "chat", "1", "--alias", "production")
-    line = one_error_line(run)
-    assert "changed while it was being evaluated (compliance.filing.status)" in line
-    assert "alias 'production' not set" in line
+    message = promote_while_changing(registry, withdraw_filing)
+    assert "changed while it was being evaluated (compliance.filing.status)" in message
+    assert "alias 'production' not set" in message
     assert registry.aliases("chat") == {}
     assert not DECISION_TAGS & registry.tags("chat", "1").keys()
     assert log_rows(registry) == []
 
 
 def test_promote_refuses_when_the_manifest_is_replaced_before_the_alias(
-    registry: RegistryHelper, monkeypatch: pytest.MonkeyPatch
+    registry: RegistryHelper,
 ) -> None:
-    from mlgate import gate
-
     allowed_version(registry)
     replacement = example_manifest()
     replacement["quality_measures"] = ["none"]
 
-    def swap_manifest(*_: object) -> None:
+    def swap_manifest() -> None:
         registry.overwrite_manifest("chat", "1", json.dumps(replacement).encode())
 
-    monkeypatch.setattr(gate, "before_alias", swap_manifest)
-    line = one_error_line(promote(registry, "chat", "1", "--alias", "production"))
-    assert "(compliance/data_manifest.json)" in line
+    message = promote_while_changing(registry, swap_manifest)
+    assert "(compliance/data_manifest.json)" in message
     assert registry.aliases("chat") == {}
+    assert log_rows(registry) == []
+
+
+def test_promote_sets_the_alias_when_nothing_changes_before_it(
+    registry: RegistryHelper,
+) -> None:
+    # The same path with a change that touches no evidence: promoted, logged, tagged.
+    from mlgate import gate
+
+    allowed_version(registry)
+    policy_set, engine = load_engine(None, EngineChoice.embedded, None, None, 5.0)
+
+    def note() -> None:
+        registry.client.set_model_version_tag("chat", "1", "team.note", "reviewed")
+
+    changing = ChangedAfterTheDecision(Registry(registry.tracking_uri), note)
+    promotion = gate.promote(
+        changing, VersionRef("chat", "1"), "production", engine, policy_set,
+        open_log=lambda: DecisionLog(log_url(registry)), actor=lambda: "tester",
+    )
+    assert promotion.alias_set and changing.reads == 2
+    assert registry.aliases("chat") == {"production": "1"}
+    assert registry.tags("chat", "1").keys() >= DECISION_TAGS
+    [row] = log_rows(registry)
+    assert (row.decision_id, row.actor) == (promotion.decision.decision_id, "tester")
 
 
 @pytest.mark.parametrize(

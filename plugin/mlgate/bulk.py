@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .evidence import Registry
 from .gate_input import Evidence
-from .models import Decision
+from .models import Decision, TargetKind
 from .policydata import PolicySettings
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Holding:
 
     version: ModelVersion
     target: str
-    kind: str  # "alias" or "stage"
+    kind: TargetKind
 
     @property
     def key(self) -> Key:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .evidence import Registry
-    from .models import Decision
+    from .models import Decision, Outcome
     from .policy import PolicySet
 
 TARGET = "production"
@@ -84,7 +84,7 @@ class DemoModel:
     story: str
     tags: dict[str, str]
     manifest: bool
-    expected: str  # "allowed", "blocked" or "out of scope"
+    expected: Outcome  # Decision.outcome: "allowed", "blocked" or "out of scope" here
 
 
 def demo_models(today: date) -> list[DemoModel]:
@@ -138,17 +138,11 @@ def demo_models(today: date) -> list[DemoModel]:
     ]
 
 
-def outcome(decision: Decision) -> str:
-    if not decision.allowed:
-        return "blocked"
-    return "out of scope" if decision.in_scope is False else "allowed"
-
-
 @dataclass(frozen=True)
 class DemoResult:
     tracking_uri: str
-    outcomes: dict[str, str]  # model name -> outcome
-    expected: dict[str, str]
+    outcomes: dict[str, Outcome]  # model name -> Decision.outcome
+    expected: dict[str, Outcome]
     seconds: float
 
     @property
@@ -166,9 +160,9 @@ class DemoResult:
 
 def _echo_model() -> Any:
     """A pyfunc model that returns its input (defined lazily: mlflow is imported here)."""
-    import mlflow.pyfunc
+    from mlflow.pyfunc.model import PythonModel
 
-    class EchoModel(mlflow.pyfunc.PythonModel):
+    class EchoModel(PythonModel):
         def predict(
             self, context: Any, model_input: list[str], params: dict[str, Any] | None = None
         ) -> list[str]:
@@ -299,17 +293,17 @@ def _run(
             out(f"  {label:<{width}}  {model.story}")
     out("")
 
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, Outcome] = {}
     for number, model in enumerate(models, 1):
         version = versions[model.name]
         out(f"== {number}/{len(models)}  mlgate promote {model.name} {version} --alias {TARGET}")
-        result = promote(
+        promotion = promote(
             registry, VersionRef(model.name, version), TARGET, engine, policy_set,
             open_log=lambda: DecisionLog(log_url), actor=current_actor,
         )
-        out(render("table", [result.decision]).rstrip("\n"))
-        got = outcomes[model.name] = outcome(result.decision)
-        out(_verdict_line(got, model.name, version, result.decision))
+        out(render("table", [promotion.decision]).rstrip("\n"))
+        outcomes[model.name] = promotion.decision.outcome
+        out(_verdict_line(model.name, version, promotion.decision))
         out("")
 
     out(f"== mlgate log --blocked   (decision log {mask_password(log_url)})")
@@ -331,9 +325,9 @@ def _run(
     return result
 
 
-def _verdict_line(got: str, name: str, version: str, decision: Decision) -> str:
-    if got == "blocked":
+def _verdict_line(name: str, version: str, decision: Decision) -> str:
+    if decision.outcome == "blocked":
         return f"-> blocked: alias {TARGET} not set ({', '.join(decision.failing_codes)})"
-    if got == "out of scope":
+    if decision.outcome == "out of scope":
         return f"-> allowed, out of scope: alias {TARGET} now points at {name} v{version}"
     return f"-> allowed: alias {TARGET} now points at {name} v{version}"

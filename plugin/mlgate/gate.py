@@ -33,7 +33,7 @@ from .runner import attach_waivers, evaluate
 
 if TYPE_CHECKING:
     from .engine.base import Engine
-    from .models import Decision, GateInput
+    from .models import Decision, GateInput, TargetKind
     from .policy import PolicySet
 
 
@@ -58,7 +58,7 @@ class VersionRegistry(Protocol):
 def decide(
     evidence: Evidence,
     target: str,
-    kind: str,
+    kind: TargetKind,
     engine: Engine,
     policy_set: PolicySet,
     *,
@@ -107,14 +107,6 @@ class Promotion:
     alias_set: bool
 
 
-def before_alias(registry: VersionRegistry, evidence: Evidence, decision: Decision) -> None:
-    """Test seam: runs after evaluation and before the evidence is re-read for the alias.
-
-    Does nothing. Tests replace it (``monkeypatch.setattr``) to change a version's tags in
-    that window and prove that :func:`promote` then refuses to set the alias.
-    """
-
-
 def promote(
     registry: VersionRegistry,
     ref: Any,
@@ -148,7 +140,6 @@ def promote(
     if dry_run:
         return Promotion(decision, gate_input, alias_set=False)
     if decision.allowed:
-        before_alias(registry, evidence, decision)
         changed = registry.read(ref).changes_since(evidence)
         if changed:
             raise EvidenceChangedError(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import GateInput, ModelRef, Request
+from .models import Enforcement, GateInput, ModelRef, Request, TargetKind
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 
@@ -29,7 +29,7 @@ def now_rfc3339(moment: datetime | None = None) -> tuple[str, int]:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z"), ns
 
 
-def enforcement_for(target: str, kind: str, config: PolicySettings) -> str:
+def enforcement_for(target: str, kind: TargetKind, config: PolicySettings) -> Enforcement:
     """``deny`` for a protected alias or stage, else ``warn``.
 
     Compared by folded form (:func:`mlgate.names.protected_match`): a database matches
@@ -40,7 +40,7 @@ def enforcement_for(target: str, kind: str, config: PolicySettings) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _enforcement(target: str, protected: tuple[str, ...]) -> str:
+def _enforcement(target: str, protected: tuple[str, ...]) -> Enforcement:
     # Cached: folding costs tens of microseconds, and every decision asks twice.
     from .names import protected_match
 
@@ -82,7 +82,7 @@ def build_gate_input(
     evidence: Evidence,
     *,
     target: str,
-    kind: str,
+    kind: TargetKind,
     config: PolicySettings,
     now: tuple[str, int] | None = None,
     declarations: TagDeclarations | None = None,
@@ -105,8 +105,8 @@ def build_gate_input(
         model=ModelRef(name=evidence.model, version=evidence.version),
         request=Request(
             target=target,
-            kind=kind,  # type: ignore[arg-type]
-            enforcement=enforcement_for(target, kind, config),  # type: ignore[arg-type]
+            kind=kind,
+            enforcement=enforcement_for(target, kind, config),
         ),
         facts=facts,
         tags=evidence.compliance_tags,

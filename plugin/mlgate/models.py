@@ -26,6 +26,9 @@ GateStatus = Literal["pass", "fail", "waived", "not_applicable", "error"]
 Enforcement = Literal["deny", "warn"]
 Severity = Literal["critical", "high", "medium", "low"]
 EngineName = Literal["embedded", "opa"]
+TargetKind = Literal["alias", "stage"]
+# A decision in the words every report, log, page and the demo use (Decision.outcome).
+Outcome = Literal["allowed", "warn", "out of scope", "blocked"]
 
 
 class _Strict(BaseModel):
@@ -136,7 +139,7 @@ class ModelRef(_Strict):
 
 class Request(_Strict):
     target: str = Field(min_length=1, description="alias or stage the version is promoted to")
-    kind: Literal["alias", "stage"] = "alias"
+    kind: TargetKind = "alias"
     enforcement: Enforcement
 
 
@@ -237,6 +240,25 @@ class Decision(_Strict):
         return sorted(
             {v.code for g in self.blocking_gates for v in g.violations if not v.waived_by}
         )
+
+    @property
+    def outcome(self) -> Outcome:
+        """The decision in the words a reader is told, the one place they are decided:
+
+        - ``blocked``: not allowed (a gate fails or errored, and the target is protected);
+        - ``warn``: allowed although gates fail or errored, because the target is not
+          protected (enforcement warn): it would be blocked under deny;
+        - ``out of scope``: allowed because the version is outside the regulation's scope
+          (the scope gate says so; the other gates do not apply);
+        - ``allowed``: every gate passed, was waived or does not apply.
+        """
+        if not self.allowed:
+            return "blocked"
+        if self.blocking_gates:
+            return "warn"
+        if self.in_scope is False:
+            return "out of scope"
+        return "allowed"
 
 
 # --------------------------------------------------------------------------- waivers

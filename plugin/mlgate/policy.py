@@ -447,7 +447,7 @@ def missing_gates(policy_set: PolicySet) -> list[str]:
     return [g for g in policy_set.gate_ids if g not in policy_set.gate_meta]
 
 
-class _KeepUnknown(dict[str, str]):
+class _KeepUnknown(dict[str, Any]):
     """Format mapping that leaves unknown ``{name}`` placeholders visible."""
 
     def __missing__(self, key: str) -> str:

@@ -118,14 +118,14 @@ def run_tests(
 def _run_on_embedded(policy_set: PolicySet, *, coverage: bool, pattern: str | None) -> TestReport:
     from .engine.embedded import compile_engine
 
-    engine = compile_engine(policy_set, with_tests=True)
+    compiled = compile_engine(policy_set, with_tests=True)
     if coverage:
-        engine.set_enable_coverage(True)
+        compiled.set_enable_coverage(True)
     report = TestReport()
     for case in discover(policy_set, pattern):
-        report.results.append(_run_one(engine, case))
+        report.results.append(_run_one(compiled, case))
     if coverage:
-        report.coverage = _coverage(engine, policy_set)
+        report.coverage = _coverage(compiled, policy_set)
     return report
 
 

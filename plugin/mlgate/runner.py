@@ -21,8 +21,11 @@ from .gate_input import enforcement_for, now_rfc3339  # noqa: F401 - runner's ca
 from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .models import (
     Decision,
+    EngineName,
     GateInput,
     GateResult,
+    Severity,
+    TargetKind,
     Violation,
 )
 from .policy import PolicySet, format_message
@@ -31,7 +34,7 @@ from .tags import TagDeclarations
 
 PASSING = ("pass", "waived", "not_applicable")
 STATUSES = (*PASSING, "fail")
-SEVERITIES = ("critical", "high", "medium", "low")
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -215,7 +218,9 @@ def _time_contradictions(gate_input: GateInput) -> list[str]:
     return found
 
 
-def retarget(gate_input: GateInput, target: str, kind: str, config: PolicySettings) -> GateInput:
+def retarget(
+    gate_input: GateInput, target: str, kind: TargetKind, config: PolicySettings
+) -> GateInput:
     """The same evidence, evaluated for another promotion target."""
     request = gate_input.request.model_copy(
         update={
@@ -240,7 +245,7 @@ def build_decision(
     raw: Any,
     policy_set: PolicySet,
     *,
-    engine_name: str,
+    engine_name: EngineName,
     revision: str,
     sha256: str | None = None,
 ) -> Decision:
@@ -291,7 +296,7 @@ def build_decision(
         gates=gates,
         waivers_applied=waivers,
         policy_revision=revision,
-        engine=engine_name,  # type: ignore[arg-type]
+        engine=engine_name,
         input_sha256=sha256 or input_sha256(gate_input),
         evaluated_at=gate_input.now,
     )
@@ -331,12 +336,12 @@ def _violation(gate_id: str, raw: Any, policy_set: PolicySet) -> Violation:
     _expect(isinstance(params, dict), f"params of {code} is not an object")
     rule = policy_set.violation_meta.get(code)
     template = rule.failure_msg if rule and rule.failure_msg else code
-    severity = rule.severity if rule and rule.severity in SEVERITIES else "high"
+    severity: Severity = next((s for s in SEVERITIES if rule and rule.severity == s), "high")
     waived_by = raw.get("waived_by")
     return Violation(
         code=code,
         message=format_message(template, params),
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         waived_by=waived_by if isinstance(waived_by, str) else None,
     )
 

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fnmatch import fnmatchcase
+from typing import Any
 
 from .errors import PolicyError
 from .jsondoc import loads
@@ -56,12 +57,12 @@ def parse_waivers(text: str, where: str, config: WaiverSettings, today: date) ->
     return entries
 
 
-def _describe(document: object, loc: tuple[object, ...]) -> str:
+def _describe(document: Any, loc: tuple[object, ...]) -> str:
     """``waivers[2] (id W-7): field expires`` from a pydantic error location."""
     if len(loc) >= 2 and loc[0] == "waivers" and isinstance(loc[1], int):
         entry = ""
         try:
-            entry_id = document["waivers"][loc[1]].get("id")  # type: ignore[index]
+            entry_id = document["waivers"][loc[1]].get("id")
             entry = f" (id {entry_id})" if entry_id else ""
         except (KeyError, IndexError, TypeError, AttributeError):
             pass

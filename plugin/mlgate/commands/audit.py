@@ -23,9 +23,10 @@ import typer
 
 from ..errors import InputError
 from ..output.audit import markdown_audit, render_audit, summary_line
-from .common import (
-    EXIT_ALLOWED,
-    EXIT_BLOCKED,
+from .common import EXIT_ALLOWED, EXIT_BLOCKED, app, emit, guarded, load_engine
+from .options import (
+    DEFAULT_REGISTRY_TIMEOUT,
+    DecisionLogOpt,
     EngineChoice,
     EngineOpt,
     Format,
@@ -35,16 +36,8 @@ from .common import (
     OpaUrlOpt,
     OutputOpt,
     PoliciesOpt,
-    RegistryUriOpt,
-    app,
-    emit,
-    guarded,
-    load_engine,
-)
-from .options import (
-    DEFAULT_REGISTRY_TIMEOUT,
-    DecisionLogOpt,
     RegistryTimeoutOpt,
+    RegistryUriOpt,
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
@@ -131,6 +124,8 @@ def open_log(explicit: str | None, registry: Registry) -> tuple[DecisionLog | No
 
     if not explicit and is_server_uri(registry.tracking_uri):
         try:
+            # A ServerRecord reads like a DecisionLog (last_allowed, masked_url, close), which
+            # is all audit asks of it; no common protocol is declared yet, hence the ignore.
             return server_record(registry.tracking_uri), ""  # type: ignore[return-value]
         except NoServerRecord as exc:
             return None, str(exc)

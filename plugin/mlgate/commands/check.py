@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import InputError
-from .common import (
+from .common import app, guarded, load_engine, report
+from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
     EngineChoice,
     EngineOpt,
@@ -24,13 +25,12 @@ from .common import (
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
-    app,
-    guarded,
-    load_engine,
-    report,
     sarif_options,
     seconds,
 )
+
+if TYPE_CHECKING:
+    from ..models import TargetKind
 
 
 @app.command()
@@ -96,7 +96,7 @@ def check(
     from ..gate import decide, decide_input
     from ..targets import validate_target
 
-    kind = "stage" if stage else "alias"
+    kind: TargetKind = "stage" if stage else "alias"
     if input_file is not None:
         if model is not None:
             raise InputError("check: give MODEL VERSION, MODEL@ALIAS or --input FILE, not both")
@@ -128,7 +128,7 @@ def check(
 
 
 def input_document(
-    input_file: Path, policy_set: Any, target: str | None, kind: str
+    input_file: Path, policy_set: Any, target: str | None, kind: TargetKind
 ) -> Any:
     """``check --input``: the gate input document in ``input_file``, ready to evaluate.
 

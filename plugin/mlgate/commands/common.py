@@ -13,32 +13,13 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from ..errors import InputError, MlgateError, one_line
 from ..textsafe import printable
-from .options import (  # noqa: F401 - shared by the command modules
-    DEFAULT_REGISTRY_TIMEOUT,
-    DecisionLogOpt,
-    EngineChoice,
-    EngineOpt,
-    Format,
-    FormatOpt,
-    OpaTimeoutOpt,
-    OpaTokenOpt,
-    OpaUrlOpt,
-    OutputOpt,
-    PoliciesOpt,
-    RegistryTimeoutOpt,
-    RegistryUriOpt,
-    SarifAnchorOpt,
-    SarifWaivedOpt,
-    TrackingUriOpt,
-    sarif_options,
-    seconds,
-)
+from .options import EngineChoice, Format, seconds
 
 app = typer.Typer(
     name="mlgate",
@@ -66,17 +47,18 @@ EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 _state = {"debug": bool(os.environ.get("MLGATE_DEBUG"))}
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def guarded(fn: F) -> F:
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn every error into one line on stderr and exit 2; a traceback only with --debug.
 
     Unexpected exceptions are errors too: a bug must block, never allow.
     """
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
@@ -88,10 +70,10 @@ def guarded(fn: F) -> F:
         except BaseException as exc:  # noqa: BLE001 - a crash blocks, with one line
             _fail(exc, f"internal error: {type(exc).__name__}: {one_line(str(exc))}")
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def _fail(exc: BaseException, line: str) -> None:
+def _fail(exc: BaseException, line: str) -> NoReturn:
     if _state["debug"]:
         traceback.print_exception(exc)
     typer.echo(f"mlgate: error: {printable(line)}", err=True)

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ..errors import MlgateError
-from .common import EngineChoice, PoliciesOpt, app, guarded, load_engine
+from .common import app, guarded, load_engine
+from .options import EngineChoice, PoliciesOpt
 
 # Not the shared TrackingUriOpt: that one reads MLFLOW_TRACKING_URI, and a demo that
 # registers models and sets production aliases must never land in a real registry

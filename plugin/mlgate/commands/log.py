@@ -13,8 +13,8 @@ import typer
 from ..errors import InputError
 from ..output.log import render_current, render_table
 from ..output.log import when as _when
-from .common import OutputOpt, app, emit, guarded
-from .options import DecisionLogOpt, TrackingUriOpt
+from .common import app, emit, guarded
+from .options import DecisionLogOpt, OutputOpt, TrackingUriOpt
 
 if TYPE_CHECKING:
     from ..logentry import DecisionRecord

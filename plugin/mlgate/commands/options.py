@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -71,7 +71,10 @@ RegistryTimeoutOpt = Annotated[
 ]
 
 
-def seconds(value: float, option: str) -> float:
+Seconds = TypeVar("Seconds", int, float)
+
+
+def seconds(value: Seconds, option: str) -> Seconds:
     """A timeout option's value when it is a positive finite number; else InputError.
 
     Checked in the command, not by click, so that the error is one line (exit 2):

@@ -9,17 +9,8 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import (
-    EXIT_ALLOWED,
-    EXIT_BLOCKED,
-    OpaTimeoutOpt,
-    OpaTokenOpt,
-    OpaUrlOpt,
-    PoliciesOpt,
-    guarded,
-    policy_app,
-)
-from .options import EngineChoice, seconds
+from .common import EXIT_ALLOWED, EXIT_BLOCKED, guarded, policy_app
+from .options import EngineChoice, OpaTimeoutOpt, OpaTokenOpt, OpaUrlOpt, PoliciesOpt, seconds
 
 
 class TestFormat(StrEnum):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import (
+from .common import EXIT_ALLOWED, app, guarded, load_engine, report
+from .options import (
     DEFAULT_REGISTRY_TIMEOUT,
-    EXIT_ALLOWED,
+    DecisionLogOpt,
     EngineChoice,
     EngineOpt,
     Format,
@@ -29,13 +30,6 @@ from .common import (
     PoliciesOpt,
     RegistryTimeoutOpt,
     RegistryUriOpt,
-    app,
-    guarded,
-    load_engine,
-    report,
-)
-from .options import (
-    DecisionLogOpt,
     SarifAnchorOpt,
     SarifWaivedOpt,
     TrackingUriOpt,
@@ -46,6 +40,7 @@ from .options import (
 if TYPE_CHECKING:
     from ..evidence import Registry, VersionRef
     from ..models import Decision
+    from ..serverrecord import ServerRecord
 
 manifest_app = typer.Typer(
     help="Validate a training-data manifest, or attach one to a model version.",
@@ -64,7 +59,9 @@ _DECISION_ID = re.compile(
 )
 
 
-def promote_on_server(registry: Registry, ref: VersionRef, alias: str, record: Any) -> Decision:
+def promote_on_server(
+    registry: Registry, ref: VersionRef, alias: str, record: ServerRecord
+) -> Decision:
     """Ask a tracking server that runs the mlgate store to set the alias, and read back the
     decision it made and logged.
 
@@ -164,9 +161,9 @@ def promote_command(
         mlgate promote chatbot 3 --alias production
     """
     from ..decisionlog import DecisionLog, current_actor, default_log_url
-    from ..evidence import Registry, configure_cli_environment, parse_version_ref, validate_alias
+    from ..evidence import Registry, configure_cli_environment, parse_version_ref
     from ..gate import promote
-    from ..targets import validate_target
+    from ..targets import validate_alias, validate_target
 
     ref = parse_version_ref(model, version)
     validate_alias(alias)
@@ -188,7 +185,7 @@ def promote_command(
     raise typer.Exit(report([result.decision], fmt, output, formatting))
 
 
-def _server_record(registry: Registry, decision_log: str | None) -> Any:
+def _server_record(registry: Registry, decision_log: str | None) -> ServerRecord | None:
     """The record of a tracking server running the mlgate store, which then decides; None
     to decide here (not a server, or one without the store: said on stderr, with where
     this decision is logged instead)."""

@@ -9,7 +9,10 @@ once, for every engine.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..models import EngineName
 
 DECISION_PATH = "mlgate/main/decision"
 """The fixed data path of the decision document (``data.mlgate.main.decision``)."""
@@ -18,7 +21,10 @@ DECISION_RULE = "data." + DECISION_PATH.replace("/", ".")
 
 
 class Engine(Protocol):
-    name: str
+    @property
+    def name(self) -> EngineName:
+        """What a decision records as its engine (``Decision.engine``)."""
+        ...
 
     def evaluate(self, gate_input: dict[str, Any], text: str | None = None) -> Any:
         """Return the value of ``data.mlgate.main.decision`` for ``gate_input``.

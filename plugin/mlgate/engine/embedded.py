@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, PolicyError, one_line
 from ..jsondoc import canonical
 from ..policy import PolicySet
 from .base import DECISION_RULE
-from .regoast import regorus_module  # noqa: F401 - policylint and policytest use it
+from .regoast import regorus_module as regorus_module  # re-exported: policylint uses it
+
+if TYPE_CHECKING:
+    from ..models import EngineName
 
 _local = threading.local()
 
@@ -61,7 +64,7 @@ def _location_first(message: str) -> str:
 
 
 class EmbeddedEngine:
-    name = "embedded"
+    name: EngineName = "embedded"
 
     def __init__(self, policy_set: PolicySet) -> None:
         self.policy_set = policy_set

@@ -26,12 +26,15 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ..errors import EngineError, InputError, PolicyError, one_line
 from ..policy import PolicySet
 from .base import DECISION_PATH, DECISION_RULE
+
+if TYPE_CHECKING:
+    from ..models import EngineName
 
 API_VERSION = "v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -98,7 +101,7 @@ def revision_from_provenance(provenance: Any) -> str:
         return ""
     bundles = provenance.get("bundles")
     if isinstance(bundles, dict) and bundles:
-        revisions = {
+        revisions: dict[str, str] = {
             str(name): info["revision"]
             for name, info in bundles.items()
             if isinstance(info, dict) and isinstance(info.get("revision"), str) and info["revision"]
@@ -134,7 +137,8 @@ def _error_text(code: Any, message: Any, errors: Any) -> str:
     for err in errors if isinstance(errors, list) else []:
         if not isinstance(err, dict):
             continue
-        loc = err.get("location") if isinstance(err.get("location"), dict) else {}
+        location = err.get("location")
+        loc: dict[str, Any] = location if isinstance(location, dict) else {}
         where = ":".join(str(loc[k]) for k in ("file", "row", "col") if loc.get(k) is not None)
         what = ": ".join(str(err[k]) for k in ("code", "message") if err.get(k))
         details.append(f"{where}: {what}" if where else what)
@@ -158,7 +162,7 @@ def _http_error_text(response: Any) -> str:
 class OpaEngine:
     """Evaluates ``data.mlgate.main.decision`` on an OPA server; fails closed."""
 
-    name = "opa"
+    name: EngineName = "opa"
 
     def __init__(
         self,
@@ -248,7 +252,7 @@ class OpaEngine:
         Before any decision, a Data API read of policy data with ``provenance=true``.
         ``""`` when the server reports no bundle revision (policies pushed over the API).
         """
-        revision = getattr(self._local, "revision", None)
+        revision: str | None = getattr(self._local, "revision", None)
         if revision is not None:
             return revision
         return self._probe_revision()

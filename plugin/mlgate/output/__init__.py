@@ -38,7 +38,8 @@ def render(name: str, decisions: list[Decision], **options: Any) -> str:
     module = import_module(f"{__name__}.{FORMATS[name]}")
     if name in HUMAN_FORMATS:
         decisions = [safe_text(d) for d in decisions]
-    return module.render(decisions, **options)
+    text: str = module.render(decisions, **options)
+    return text
 
 
 def safe_text(decision: Decision) -> Decision:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..models import Decision, GateResult, Violation
+from ..models import Decision, GateResult, Outcome, Violation
 
 STATUS_LABELS: dict[str, str] = {
     "pass": "PASS",
@@ -27,15 +27,25 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.upper())
 
 
+# The verdict word per outcome (Decision.outcome): a warned or out-of-scope decision is
+# allowed; verdict_reason and the notes below say the rest.
+VERDICTS: dict[Outcome, str] = {
+    "allowed": "ALLOWED",
+    "warn": "ALLOWED",
+    "out of scope": "ALLOWED",
+    "blocked": "BLOCKED",
+}
+
+
 def verdict(decision: Decision) -> str:
-    return "ALLOWED" if decision.allowed else "BLOCKED"
+    return VERDICTS[decision.outcome]
 
 
 def verdict_reason(decision: Decision) -> str:
     """What follows the verdict word: why it is what it is, never a bare "(enforcement
     deny)" beside ALLOWED, which reads as a contradiction."""
-    if not decision.allowed or failing_gates(decision):
-        return f" (enforcement {decision.enforcement})"  # blocked, or allowed under warn
+    if decision.outcome in ("blocked", "warn"):
+        return f" (enforcement {decision.enforcement})"
     statuses = {g.status for g in decision.gates}
     if "waived" in statuses and "not_applicable" in statuses:
         return ": every gate passed, was waived or does not apply"
@@ -63,7 +73,7 @@ def gates_to_explain(decision: Decision) -> list[GateResult]:
 
 def would_block_under_deny(decision: Decision) -> bool:
     """Warn-mode decision that is allowed only because the target is not protected."""
-    return decision.enforcement == "warn" and bool(failing_gates(decision))
+    return decision.outcome == "warn"
 
 
 def subject(decision: Decision) -> str:
@@ -116,8 +126,8 @@ def decision_line(decision: Decision) -> str:
 def count_line(decisions: Iterable[Decision]) -> str:
     """``3 decisions: 1 blocked, 2 allowed (1 would be blocked under deny)``."""
     decisions = list(decisions)
-    blocked = sum(1 for d in decisions if not d.allowed)
-    warned = sum(1 for d in decisions if would_block_under_deny(d))
+    blocked = sum(1 for d in decisions if d.outcome == "blocked")
+    warned = sum(1 for d in decisions if d.outcome == "warn")
     line = (
         f"{plural(len(decisions), 'decision')}: {blocked} blocked, "
         f"{len(decisions) - blocked} allowed"

@@ -56,7 +56,7 @@ def _command_name(decision: Decision, violation: Violation) -> str:
     """``error``, ``warning``, ``notice``, or '' for a violation not worth an annotation."""
     if violation.waived_by:
         return "notice"
-    if not decision.allowed:
+    if decision.outcome == "blocked":
         return "error"
     if would_block_under_deny(decision):
         return "warning"

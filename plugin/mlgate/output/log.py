@@ -63,7 +63,7 @@ def when(moment: datetime) -> str:
 
 
 def render_table(entries: list[LogEntry], url: str) -> str:
-    blocked = sum(1 for e in entries if not e.allowed)
+    blocked = sum(1 for e in entries if e.decision.outcome == "blocked")
     count = f"{len(entries)} entry" if len(entries) == 1 else f"{len(entries)} entries"
     lines = [f"Decision log {url}: {count}, {blocked} blocked", ""]
     for entry in entries:
@@ -75,10 +75,11 @@ def render_table(entries: list[LogEntry], url: str) -> str:
 
 
 def _entry_lines(entry: LogEntry) -> list[str]:
+    from .common import verdict
+
     d = entry.decision
-    verdict = "ALLOWED" if entry.allowed else "BLOCKED"
     lines = [
-        f"{verdict}  {entry.model} v{entry.version} -> {entry.target}  "
+        f"{verdict(d)}  {entry.model} v{entry.version} -> {entry.target}  "
         f"(enforcement {entry.enforcement})",
         f"  when {when(entry.created_at)}  who {entry.actor}  source {entry.source}",
         f"  decision {entry.decision_id}  engine {entry.engine}  "
@@ -88,7 +89,7 @@ def _entry_lines(entry: LogEntry) -> list[str]:
         lines.append(f"  waivers {', '.join(d.waivers_applied)}")
     for gate in d.blocking_gates:
         # A failing gate under warn enforcement did not block: say so.
-        label = "ERROR" if gate.status == "error" else "WARN" if entry.allowed else "FAIL"
+        label = "ERROR" if gate.status == "error" else "WARN" if d.outcome == "warn" else "FAIL"
         unwaived = [v for v in gate.violations if not v.waived_by]
         codes = ", ".join(v.code for v in unwaived) or gate.status
         lines.append(f"  {label} {gate.id} ({gate.title}): {codes}")

@@ -45,9 +45,11 @@ from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     from flask import Flask, Response
+    from jinja2 import Environment
+    from werkzeug.wrappers import Response as BaseResponse
 
     from ..decisionlog import DecisionLog, LogEntry
-    from ..models import GateResult
+    from ..models import GateResult, Outcome
 
 PAGE_ROUTE = "/mlgate/"
 API_ROUTE = "/mlgate/api/decisions"
@@ -261,16 +263,19 @@ class Row:
     gates: list[GateResult]
 
 
+# Decision.outcome as the page words it, and the row's CSS class.
+ROW_OUTCOMES: dict[Outcome, tuple[str, str]] = {
+    "blocked": ("blocked", "blocked"),
+    "warn": ("allowed (warn)", "warned"),
+    "out of scope": ("allowed", "allowed"),
+    "allowed": ("allowed", "allowed"),
+}
+
+
 def to_row(entry: LogEntry) -> Row:
     from ..decisionlog import rfc3339
 
-    failing = entry.decision.blocking_gates
-    if not entry.allowed:
-        outcome, css = "blocked", "blocked"
-    elif failing:
-        outcome, css = "allowed (warn)", "warned"
-    else:
-        outcome, css = "allowed", "allowed"
+    outcome, css = ROW_OUTCOMES[entry.decision.outcome]
     request = entry.gate_input.get("request") if isinstance(entry.gate_input, dict) else None
     kind = request.get("kind", "alias") if isinstance(request, dict) else "alias"
     return Row(
@@ -280,12 +285,12 @@ def to_row(entry: LogEntry) -> Row:
         css=css,
         when=rfc3339(entry.created_at, timespec="seconds"),
         link=ui_link(entry.model, entry.version),
-        gates=failing,
+        gates=entry.decision.blocking_gates,
     )
 
 
 @cache
-def _templates() -> Any:
+def _templates() -> Environment:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     return Environment(
@@ -389,10 +394,10 @@ def page() -> Response:
     return _serve(render, as_json=False, default_view="current")
 
 
-def page_redirect() -> Response:
+def page_redirect() -> BaseResponse:
     from flask import redirect
 
-    return redirect(_prefixed(PAGE_ROUTE), code=308)  # type: ignore[return-value]
+    return redirect(_prefixed(PAGE_ROUTE), code=308)
 
 
 def api_decisions() -> Response:

@@ -54,23 +54,29 @@ class _Guarded:
     is checked first. A subclass of the repository's own class, so MLflow's ``isinstance``
     checks (streaming, multipart uploads) see what they saw before."""
 
+    @property
+    def _mlgate_unguarded(self) -> Any:
+        """The repository class's own methods: the next class in the MRO (``super()``
+        inside this mixin, whose type the checker cannot know)."""
+        return super()
+
     def log_artifact(self, local_file: str, artifact_path: str | None = None) -> Any:
         _refuse(_proxied(artifact_path, local_file), "PUT")
-        return super().log_artifact(local_file, artifact_path)  # type: ignore[misc]
+        return self._mlgate_unguarded.log_artifact(local_file, artifact_path)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> Any:
         _refuse(_proxied(artifact_path), "DELETE")  # may overwrite anything below it
-        return super().log_artifacts(local_dir, artifact_path)  # type: ignore[misc]
+        return self._mlgate_unguarded.log_artifacts(local_dir, artifact_path)
 
     def delete_artifacts(self, artifact_path: str | None = None) -> Any:
         _refuse(_proxied(artifact_path), "DELETE")
-        return super().delete_artifacts(artifact_path)  # type: ignore[misc]
+        return self._mlgate_unguarded.delete_artifacts(artifact_path)
 
     def log_artifact_from_stream(
         self, stream: Any, artifact_file_name: str, artifact_path: str | None = None
     ) -> Any:
         _refuse(_proxied(artifact_path, artifact_file_name), "PUT")
-        return super().log_artifact_from_stream(  # type: ignore[misc]
+        return self._mlgate_unguarded.log_artifact_from_stream(
             stream, artifact_file_name, artifact_path
         )
 
@@ -80,7 +86,7 @@ class _Guarded:
         import asyncio
 
         await asyncio.to_thread(_refuse, _proxied(artifact_path, artifact_file_name), "PUT")
-        return await super().log_artifact_from_async_stream(  # type: ignore[misc]
+        return await self._mlgate_unguarded.log_artifact_from_async_stream(
             chunks, artifact_file_name, artifact_path
         )
 
@@ -88,7 +94,7 @@ class _Guarded:
         self, local_file: str, num_parts: int = 1, artifact_path: str | None = None
     ) -> Any:
         _refuse(_proxied(artifact_path, local_file), "PUT")
-        return super().create_multipart_upload(  # type: ignore[misc]
+        return self._mlgate_unguarded.create_multipart_upload(
             local_file, num_parts, artifact_path
         )
 
@@ -97,7 +103,7 @@ class _Guarded:
         artifact_path: str | None = None,
     ) -> Any:
         _refuse(_proxied(artifact_path, local_file), "PUT")
-        return super().complete_multipart_upload(  # type: ignore[misc]
+        return self._mlgate_unguarded.complete_multipart_upload(
             local_file, upload_id, parts, artifact_path
         )
 
@@ -135,7 +141,7 @@ def _run_upload_receiver(sender: Any, **_: Any) -> None:
 def _guard_proxy_repository() -> None:
     """Create the repository ``mlflow.server.handlers`` caches for ``--serve-artifacts``
     (it would create it on first use) and guard it."""
-    handlers = sys.modules.get("mlflow.server.handlers")
+    handlers: Any = sys.modules.get("mlflow.server.handlers")
     destination = os.environ.get("_MLFLOW_SERVER_ARTIFACT_DESTINATION", "")
     if handlers is None or not hasattr(handlers, "_artifact_repo") or not destination:
         return
