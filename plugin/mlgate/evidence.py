@@ -42,7 +42,7 @@ from .facts import DIGEST_TAG, MANIFEST_ARTIFACT, sha256_hex
 from .gate_input import Evidence as Evidence
 from .gate_input import build_gate_input as build_gate_input
 from .gate_input import enforcement_for
-from .models import Decision, GateInput
+from .models import Decision, GateInput, TargetKind
 from .policydata import PolicySettings
 from .references import DEFAULT_REGISTRY_TIMEOUT as DEFAULT_REGISTRY_TIMEOUT
 from .references import DEFAULT_TRACKING_URI as DEFAULT_TRACKING_URI
@@ -289,7 +289,7 @@ class Registry:
         )
 
     def gate_input(
-        self, ref: VersionRef, *, target: str, kind: str, config: PolicySettings
+        self, ref: VersionRef, *, target: str, kind: TargetKind, config: PolicySettings
     ) -> tuple[Evidence, GateInput]:
         evidence = self.read(ref)
         return evidence, build_gate_input(evidence, target=target, kind=kind, config=config)

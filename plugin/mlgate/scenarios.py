@@ -45,7 +45,7 @@ from .timetokens import TIME_OF_DAY, evaluation_time, merge_patch, resolve_times
 
 if TYPE_CHECKING:
     from .engine.base import Engine
-    from .models import Decision, GateInput
+    from .models import Decision, EngineName, GateInput
     from .policy import PolicySet
 
 BASE_FILE = "base.json"
@@ -329,7 +329,7 @@ def in_process_opa(policy_set: PolicySet) -> Engine:
     from .engine.golib import GolibEngine
 
     class InProcessOpa(GolibEngine):
-        name = "opa"
+        name: EngineName = "opa"  # OPA's own code decides: decisions say engine "opa"
 
     return InProcessOpa(policy_set)
 

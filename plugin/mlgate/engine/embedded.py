@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EngineError, PolicyError, one_line
 from ..jsondoc import canonical
 from ..policy import PolicySet
+from ..regosource import regorus_module
 from .base import DECISION_RULE
-from .regoast import regorus_module as regorus_module  # re-exported: policylint uses it
 
 if TYPE_CHECKING:
     from ..models import EngineName

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from sqlalchemy.orm import Session
 
-    from ..models import Decision, GateInput
+    from ..models import Decision, GateInput, TargetKind
 
 _logger = logging.getLogger("mlgate.registry")
 
@@ -38,7 +38,7 @@ class PromotionMixin(StoreBase):
     """Decide a promotion and apply it, or refuse it, in the store's own transactions."""
 
     def _read_evidence(
-        self, mv: ModelVersion, target: str, kind: str
+        self, mv: ModelVersion, target: str, kind: TargetKind
     ) -> tuple[Evidence, list[str]]:
         """The version's evidence; for a ``warn`` target whose artifacts cannot be read,
         the tags alone and a warning saying what could not be read."""
@@ -83,7 +83,7 @@ class PromotionMixin(StoreBase):
         name: str,
         version: str,
         target: str,
-        kind: str,
+        kind: TargetKind,
         apply: Callable[[Session, SqlRow], Any],
     ) -> Any:
         """Evaluate; refuse (logged) or apply and log under the model's lock, evidence unchanged."""

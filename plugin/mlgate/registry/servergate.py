@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from ..decisionlog import DecisionLog
     from ..engine.base import Engine
-    from ..models import Decision, GateInput
+    from ..models import Decision, GateInput, TargetKind
     from ..policy import PolicySet
     from ..policydata import PolicySettings
 
@@ -133,7 +133,7 @@ class Gate:
             self._local.engine = engine
         return engine
 
-    def protected(self, target: str, kind: str) -> bool:
+    def protected(self, target: str, kind: TargetKind) -> bool:
         """Is promoting to ``target`` enforced? For aliases, also any alias folding to a
         protected one (a look-alike is refused before this counts, or was stored earlier)."""
         from ..gate_input import enforcement_for
@@ -155,7 +155,9 @@ class Gate:
     def read(self, mv: ModelVersion) -> Evidence:
         return self.registry.evidence(mv)
 
-    def decide(self, evidence: Evidence, target: str, kind: str) -> tuple[Decision, GateInput]:
+    def decide(
+        self, evidence: Evidence, target: str, kind: TargetKind
+    ) -> tuple[Decision, GateInput]:
         """:func:`mlgate.gate.decide` with this process's policy set and this thread's engine."""
         from .. import gate
 
@@ -176,7 +178,7 @@ class UnavailableGate(Gate):
         self.settings = settings
         self.reason = reason
 
-    def protected(self, target: str, kind: str) -> bool:
+    def protected(self, target: str, kind: TargetKind) -> bool:
         return True
 
     def imitated_alias(self, alias: str) -> str | None:
@@ -195,7 +197,9 @@ class UnavailableGate(Gate):
         self.ensure_available()
         raise AssertionError  # pragma: no cover - ensure_available raised
 
-    def decide(self, evidence: Evidence, target: str, kind: str) -> tuple[Decision, GateInput]:
+    def decide(
+        self, evidence: Evidence, target: str, kind: TargetKind
+    ) -> tuple[Decision, GateInput]:
         self.ensure_available()
         raise AssertionError  # pragma: no cover - ensure_available raised
 

@@ -148,7 +148,7 @@ from .storebase import MAX_ATTEMPTS, SqlRow, mlflow_entity
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ..models import Decision
+    from ..models import Decision, TargetKind
 
 _logger = logging.getLogger("mlgate.registry")
 
@@ -298,7 +298,7 @@ class GatedStoreMixin(PromotionMixin, FreezeMixin):
             )
 
     def _refuse_blocked_holdings(
-        self, name: str, new_name: str, holdings: set[tuple[str, str, str]]
+        self, name: str, new_name: str, holdings: set[tuple[str, str, TargetKind]]
     ) -> None:
         """Evaluate each protected holding as ``new_name``; refuse if any is blocked."""
         if not holdings:

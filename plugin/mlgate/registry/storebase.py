@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion, RegisteredModel
     from sqlalchemy.orm import Session
 
-    from ..models import Decision
+    from ..models import Decision, TargetKind
 
 _logger = logging.getLogger("mlgate.registry")
 
@@ -176,9 +176,9 @@ class StoreBase:
             return stage.lower() not in {"none", STAGE_ARCHIVED.lower()}
         return self.gate.protected(stage, "stage")
 
-    def _model_holdings(self, session: Session, name: str) -> set[tuple[str, str, str]]:
+    def _model_holdings(self, session: Session, name: str) -> set[tuple[str, str, TargetKind]]:
         """Every protected ``(version, target, kind)`` the model holds."""
-        found: set[tuple[str, str, str]] = set()
+        found: set[tuple[str, str, TargetKind]] = set()
         aliases = (
             self._get_query(session, SqlRegisteredModelAlias)
             .filter(SqlRegisteredModelAlias.name == name)
