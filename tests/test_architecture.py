@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                  "mlgate.uris", "mlgate.mlflowapi"}),
     ("models", {"mlgate.models", "mlgate.tags"}),
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.regosource", "mlgate.policydata",
+                "mlgate.metadata",
                 "mlgate.waivers", "mlgate.gitpolicy"}),
     ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
     ("engine", {"mlgate.engine.*"}),

@@ -18,8 +18,9 @@ from fixtures_opa import require_opa_golib
 from helpers import POLICIES, mlgate
 from mlgate.engine.regoast import Finding
 from mlgate.errors import PolicyError
+from mlgate.metadata import parse_annotations
 from mlgate.models import GateInput
-from mlgate.policy import load_policy_dir, parse_annotations
+from mlgate.policy import load_policy_dir
 from mlgate.policylint import check_policy_set
 from mlgate.regolint import _schema_problem, gate_input_schema
 from mlgate.regosource import parse_module

@@ -22,7 +22,8 @@ from typing import Any
 
 from .engine.regoast import Finding
 from .errors import PolicyError
-from .policy import PolicySet, parse_metadata_yaml
+from .metadata import parse_metadata_yaml
+from .policy import PolicySet
 from .regosource import Module, field_name, walk
 
 IMPURE_BUILTINS = frozenset(

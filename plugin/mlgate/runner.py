@@ -19,6 +19,7 @@ from .engine.base import Engine
 from .errors import EngineError, InputError
 from .gate_input import enforcement_for, now_rfc3339  # noqa: F401 - runner's callers
 from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
+from .metadata import format_message
 from .models import (
     Decision,
     EngineName,
@@ -28,7 +29,7 @@ from .models import (
     TargetKind,
     Violation,
 )
-from .policy import PolicySet, format_message
+from .policy import PolicySet
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 

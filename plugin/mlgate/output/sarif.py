@@ -38,7 +38,8 @@ from ..models import Decision, GateResult, Violation
 from .common import model_uri, single_line, unique
 
 if TYPE_CHECKING:
-    from ..policy import Annotation, PolicySet
+    from ..metadata import Annotation
+    from ..policy import PolicySet
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
