@@ -66,6 +66,9 @@ class PolicySet:
     defaults_used: list[str] = field(default_factory=list)  # dotted paths data.json left out
     # The compliance.* tags the gates read (policies/**/tags.json), mlgate.tags.
     tag_declarations: TagDeclarations = field(default_factory=TagDeclarations)
+    # The policy-data schemas and tag declarations as read (relative path -> text): what
+    # rebuilds this set with other policy data (a corpus case's policy_data).
+    declaration_files: dict[str, str] = field(default_factory=dict, repr=False)
 
     @cached_property
     def rego(self) -> dict[str, Module]:
@@ -304,6 +307,9 @@ def policy_set_from_files(root: str, files: dict[str, str], revision: str) -> Po
         data_schema=config.schema,
         defaults_used=config.defaults_used,
         tag_declarations=declarations_of(files, root),
+        declaration_files={
+            p: t for p, t in files.items() if is_schema_file(p) or p.rsplit("/", 1)[-1] == TAGS_FILE
+        },
     )
     if WAIVER_FILE in files:
         policy_set.waivers = parse_waivers(

@@ -204,12 +204,17 @@ def policy_set_for(policy_set: PolicySet, scenario: Scenario) -> PolicySet:
     mlgate = dict(data_file.get("mlgate") or {})
     mlgate["config"] = merge_patch(mlgate.get("config") or {}, scenario.policy_data)
     data_file["mlgate"] = mlgate
-    files = {**policy_set.modules, **policy_set.tests, DATA_FILE: json.dumps(data_file)}
-    root = f"{policy_set.root}/{SCENARIO_DIR}/{scenario.name}"
+    files = {
+        **policy_set.modules,
+        **policy_set.tests,
+        **policy_set.declaration_files,
+        DATA_FILE: json.dumps(data_file),
+    }
+    case = f"{policy_set.root}/{SCENARIO_DIR}/{scenario.name}/{SCENARIO_FILE}"
     try:
-        changed = policy_set_from_files(root, files, policy_set.revision)
+        changed = policy_set_from_files(policy_set.root, files, policy_set.revision)
     except PolicyError as exc:
-        raise InputError(f"{root}/{SCENARIO_FILE}: policy_data: {exc}") from exc
+        raise InputError(f"{case}: policy_data: {exc}") from exc
     return replace(changed, root=policy_set.root, waivers=policy_set.waivers)
 
 
