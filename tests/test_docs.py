@@ -139,3 +139,15 @@ def test_docgen_refuses_a_readme_without_its_markers(
     path.write_text(text, encoding="utf-8")
     assert docgen(["--check", str(path)]) == 2
     assert error in capsys.readouterr().err
+
+
+def test_the_authoring_guide_names_commands_and_files_that_exist() -> None:
+    """docs/authoring.md points compliance at commands and paths: each must be real."""
+    guide = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
+    for path in re.findall(r"`((?:policies|tests|\.github)/[\w./-]+)`", guide):
+        if "<" not in path:
+            assert (ROOT / path).exists(), f"docs/authoring.md names {path}, which does not exist"
+    for command in sorted(set(re.findall(r"`mlgate ((?:policy )?[a-z]+(?: [a-z]+)?)", guide))):
+        words = [w for w in command.split() if not w.startswith("-")]
+        run = mlgate(*words, "--help")
+        assert run.exit_code == 0, f"docs/authoring.md: mlgate {command}: {run.stderr}"
