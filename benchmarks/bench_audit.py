@@ -92,7 +92,7 @@ def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[t
     # it by 35 days now (whatever the shipped number, above 65 days).
     from mlgate.policy import load_policy_dir
 
-    max_age = load_policy_dir(None).config.assessment.max_age_days
+    max_age = load_policy_dir(None).config.gate_setting("assessment", "max_age_days")
     stale = (today - timedelta(days=max_age + 35)).isoformat()
 
     logged_rows, model_rows, version_rows, alias_rows, aged = [], [], [], [], []
