@@ -4,6 +4,7 @@ verify`` exit 1 naming that row; any single-field edit to any row is found."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -202,8 +203,7 @@ def test_a_forged_row_inserted_mid_chain_is_named(filled: str) -> None:
     _tamper(filled, *statements)
     code, out = _verify(filled)
     assert code == 1
-    assert "row 3 (decision forged-3)" in out or "row 3: stands between row 2 and row 4" in out
-    assert "inserted" in out
+    assert "row 3: stands between row 2 and row 4, which link to each other: inserted" in out, out
 
 
 def _forged_from(before: dict[str, Any], row_id: int) -> dict[str, Any]:
@@ -335,4 +335,100 @@ def test_any_single_field_edit_is_found(
     path.unlink()
     assert code == 1, out
     if field != "id":  # a moved id shows where the order breaks instead
-        assert f"row {row_id} " in out, out
+        assert re.search(rf"row {row_id}[ :]", out), out
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+def _keys(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private, public = tmp_path / "log.key", tmp_path / "log.pub"
+    private.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    public.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+    ))
+    return private, public
+
+
+def _rewrite_from(url: str, row_id: int, **values: Any) -> None:
+    """An attacker with database access: edit a row, recompute every hash after it and
+    the head, so the chain alone verifies."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = _rows(conn)
+    engine.dispose()
+    statements: list[Any] = []
+    prev = GENESIS
+    for row in rows:
+        if row["id"] == row_id:
+            row.update(values)
+        row["prev_sha256"] = prev
+        row["row_sha256"] = prev = row_sha256(row)
+        statements.append(_update(row["id"], **{k: v for k, v in row.items() if k != "id"}))
+    statements.append(chain_table.update().values(head_sha256=prev))
+    _tamper(url, *statements)
+
+
+def test_a_signed_log_finds_a_rewritten_chain(
+    filled_signed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = _verify(filled_signed)
+    assert code == 0, out
+    _rewrite_from(filled_signed, 3, actor="mallory")
+    code, out = _verify(filled_signed)
+    assert code == 1
+    assert "row 3 " in out and "signature does not verify" in out
+    # Only the public key on the verifying side.
+    _, public = _keys(tmp_path)  # another key: even the untouched row 1 fails
+    monkeypatch.delenv("MLGATE_LOG_SIGNING_KEY")
+    monkeypatch.setenv("MLGATE_LOG_VERIFY_KEY", str(public))
+    code, out = _verify(filled_signed)
+    assert code == 1 and "row 1 " in out and "signature" in out
+    # Without a key the rewritten chain verifies: the limit the README states.
+    monkeypatch.delenv("MLGATE_LOG_VERIFY_KEY")
+    code, out = _verify(filled_signed)
+    assert code == 0, out
+
+
+@pytest.fixture
+def filled_signed(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    private, _ = _keys(tmp_path)
+    monkeypatch.setenv("MLGATE_LOG_SIGNING_KEY", str(private))
+    _fill(url)
+    return url
+
+
+def test_the_public_key_alone_verifies_and_unsigned_rows_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    private, public = _keys(tmp_path)
+    monkeypatch.setenv("MLGATE_LOG_SIGNING_KEY", str(private))
+    _fill(url, 2)
+    monkeypatch.delenv("MLGATE_LOG_SIGNING_KEY")
+    monkeypatch.setenv("MLGATE_LOG_VERIFY_KEY", str(public))
+    code, out = _verify(url)
+    assert code == 0, out
+    _fill(url, 1)  # appended without the signing key
+    code, out = _verify(url)
+    assert code == 1 and "row 3 " in out and "signature does not verify" in out
+
+
+def test_a_bad_key_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    _fill(url, 1)
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key\n")
+    monkeypatch.setenv("MLGATE_LOG_VERIFY_KEY", str(bad))
+    result = CliRunner().invoke(app, ["log", "verify", "--decision-log", url])
+    assert result.exit_code == 2 and "MLGATE_LOG_VERIFY_KEY" in result.output
+    monkeypatch.setenv("MLGATE_LOG_SIGNING_KEY", str(tmp_path / "missing.pem"))
+    result = CliRunner().invoke(app, ["log", "verify", "--decision-log", url])
+    assert result.exit_code == 2 and "cannot read" in result.output

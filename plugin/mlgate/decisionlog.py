@@ -34,6 +34,7 @@ from .logentry import LogEntry as LogEntry
 from .logentry import as_utc
 from .logentry import current_state as current_state
 from .logentry import rfc3339 as rfc3339
+from .logsign import sign, signing_key, verify_key
 from .logtable import TABLE_NAME, decisions_table, metadata
 from .models import Decision, GateInput
 from .runner import serialise
@@ -121,6 +122,7 @@ class DecisionLog:
         self._table = decisions_table
         self._engine = self._create_engine()
         self._ensure_table()
+        self._signing_key = signing_key()
 
     # ---- setup
 
@@ -227,8 +229,9 @@ class DecisionLog:
                     raise DecisionLogError("decision log: the database gave no id for the row")
                 row["id"] = int(key[0])
                 sha256 = row_sha256(row)
+                signature = None if self._signing_key is None else sign(self._signing_key, sha256)
                 conn.execute(self._table.update().where(self._table.c.id == row["id"])
-                             .values(row_sha256=sha256))
+                             .values(row_sha256=sha256, row_signature=signature))
                 advance(conn, row["id"], sha256)
         except sa.exc.IntegrityError as exc:
             raise DecisionLogError(
@@ -244,7 +247,7 @@ class DecisionLog:
     def verify_chain(self) -> ChainReport:
         """Walk the hash chain (:func:`mlgate.logchain.verify`)."""
         try:
-            return verify(self._engine)
+            return verify(self._engine, verify_key())
         except sa.exc.SQLAlchemyError as exc:
             raise DecisionLogError(
                 f"decision log {self.masked_url}: cannot read: {_reason(exc)}"

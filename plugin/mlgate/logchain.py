@@ -21,14 +21,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .jsondoc import canonical
 from .logentry import DecisionLogError, rfc3339
+from .logsign import signed
 from .logtable import CHAIN_TABLE_NAME, TABLE_NAME, chain_table, decisions_table
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -37,7 +41,7 @@ CHAIN_FIELDS: tuple[str, ...] = (
     "failing_codes", "decision", "gate_input", "input_sha256", "policy_revision", "engine",
     "actor", "source", "created_at", "prev_sha256",
 )
-_CHAIN_COLUMNS = ("prev_sha256", "row_sha256")
+_CHAIN_COLUMNS = {"prev_sha256": 64, "row_sha256": 64, "row_signature": 128}
 
 
 def row_sha256(row: Mapping[Any, Any]) -> str:
@@ -64,9 +68,9 @@ def ensure_chain(engine: Engine) -> None:
     Run on every open, after the tables exist; several processes may run it at once.
     """
     columns = {c["name"] for c in sa.inspect(engine).get_columns(TABLE_NAME)}
-    for column in _CHAIN_COLUMNS:
+    for column, length in _CHAIN_COLUMNS.items():
         if column not in columns:
-            _add_column(engine, column)
+            _add_column(engine, column, length)
     with engine.begin() as conn:
         if conn.execute(sa.select(chain_table.c.id)).first() is not None:
             return
@@ -87,10 +91,12 @@ def ensure_chain(engine: Engine) -> None:
         pass  # another process created it first
 
 
-def _add_column(engine: Engine, column: str) -> None:
+def _add_column(engine: Engine, column: str, length: int) -> None:
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text(f"ALTER TABLE {TABLE_NAME} ADD COLUMN {column} VARCHAR(64)"))
+            conn.execute(
+                sa.text(f"ALTER TABLE {TABLE_NAME} ADD COLUMN {column} VARCHAR({length})")
+            )
     except sa.exc.DBAPIError:
         # Another process added it between our look and our ALTER.
         columns = {c["name"] for c in sa.inspect(engine).get_columns(TABLE_NAME)}
@@ -172,8 +178,9 @@ class _Broken(Exception):
         self.problem = problem
 
 
-def verify(engine: Engine) -> ChainReport:
-    """Walk the chain in id order; the first row that does not fit is named."""
+def verify(engine: Engine, key: Ed25519PublicKey | None = None) -> ChainReport:
+    """Walk the chain in id order; the first row that does not fit is named. With ``key``,
+    every chained row must also carry its valid signature."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN")  # one snapshot: rows and head read together
@@ -183,7 +190,7 @@ def verify(engine: Engine) -> ChainReport:
         if head is None:
             return ChainReport(0, 0, 0, GENESIS, problem=(
                 f"the chain head (table {CHAIN_TABLE_NAME}) is missing: it was deleted"))
-        walk = _Walk(conn, head)
+        walk = _Walk(conn, head, key)
         try:
             walk.run()
         except _Broken as broken:
@@ -195,8 +202,11 @@ def verify(engine: Engine) -> ChainReport:
 
 
 class _Walk:
-    def __init__(self, conn: Connection, head: Mapping[Any, Any]) -> None:
+    def __init__(
+        self, conn: Connection, head: Mapping[Any, Any], key: Ed25519PublicKey | None
+    ) -> None:
         self.conn = conn
+        self.key = key
         self.head = head
         self.chain_after = int(head["chain_after"])
         self.legacy = 0
@@ -247,6 +257,9 @@ class _Walk:
                                f"with {str(stored)[:16]}…")
         if prev != self.expected:
             self.explain_link(row, str(prev))
+        if self.key is not None and not signed(self.key, actual, row["row_signature"]):
+            raise _Broken(row, "its signature does not verify with the log's key: "
+                               "rewritten, or appended without MLGATE_LOG_SIGNING_KEY")
 
     def appended_as(self, row: Mapping[Any, Any], stored: str) -> int | None:
         """The other id under which ``row``'s fields hash to its recorded sha256."""

@@ -78,6 +78,8 @@ decisions_table = sa.Table(
     # Empty only on rows logged before the chain existed (a log migrated on open).
     sa.Column("prev_sha256", sa.String(64), nullable=True),
     sa.Column("row_sha256", sa.String(64), nullable=True),
+    # Ed25519 over row_sha256 when MLGATE_LOG_SIGNING_KEY is set (mlgate.logsign).
+    sa.Column("row_signature", sa.String(128), nullable=True),
     sa.Index("ix_mlgate_decisions_target", "model", "version", "target"),
     sa.Index("ix_mlgate_decisions_allowed_created", "allowed", "created_at"),
     # Exact, case-sensitive comparisons on MySQL as on the other backends.
