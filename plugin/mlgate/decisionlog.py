@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import one_line
 from .jsondoc import canonical
+from .logchain import ChainReport, advance, ensure_chain, lock_head, row_sha256, verify
 from .logentry import CURRENT_WINDOW as CURRENT_WINDOW
 from .logentry import SOURCES as SOURCES
 from .logentry import DecisionLogError as DecisionLogError
@@ -33,6 +34,7 @@ from .logentry import LogEntry as LogEntry
 from .logentry import as_utc
 from .logentry import current_state as current_state
 from .logentry import rfc3339 as rfc3339
+from .logsign import sign, signing_key, verify_key
 from .logtable import TABLE_NAME, decisions_table, metadata
 from .models import Decision, GateInput
 from .runner import serialise
@@ -120,6 +122,7 @@ class DecisionLog:
         self._table = decisions_table
         self._engine = self._create_engine()
         self._ensure_table()
+        self._signing_key = signing_key()
 
     # ---- setup
 
@@ -146,6 +149,15 @@ class DecisionLog:
             ) from exc
 
     def _ensure_table(self) -> None:
+        self._create_tables()
+        try:
+            ensure_chain(self._engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DecisionLogError(
+                f"decision log {self.masked_url}: cannot add its hash chain: {_reason(exc)}"
+            ) from exc
+
+    def _create_tables(self) -> None:
         try:
             metadata.create_all(self._engine, checkfirst=True)
             return
@@ -189,7 +201,7 @@ class DecisionLog:
                 f"decision log: decision {decision.decision_id} was not made on this gate "
                 "input (input_sha256 differs); refusing to log it"
             )
-        row = {
+        row: dict[str, Any] = {
             "decision_id": decision.decision_id,
             "model": decision.model,
             "version": decision.version,
@@ -209,7 +221,18 @@ class DecisionLog:
         }
         try:
             with self._engine.begin() as conn:
-                conn.execute(self._table.insert().values(**row))
+                # The head is locked first: concurrent appends keep one chain.
+                row["prev_sha256"] = lock_head(conn)
+                result = conn.execute(self._table.insert().values(**row))
+                key = result.inserted_primary_key
+                if key is None:  # every backend mlgate supports returns it
+                    raise DecisionLogError("decision log: the database gave no id for the row")
+                row["id"] = int(key[0])
+                sha256 = row_sha256(row)
+                signature = None if self._signing_key is None else sign(self._signing_key, sha256)
+                conn.execute(self._table.update().where(self._table.c.id == row["id"])
+                             .values(row_sha256=sha256, row_signature=signature))
+                advance(conn, row["id"], sha256)
         except sa.exc.IntegrityError as exc:
             raise DecisionLogError(
                 f"decision log {self.masked_url}: cannot append decision "
@@ -219,6 +242,15 @@ class DecisionLog:
             raise DecisionLogError(
                 f"decision log {self.masked_url}: cannot append decision "
                 f"{decision.decision_id}: {_reason(exc)}"
+            ) from exc
+
+    def verify_chain(self) -> ChainReport:
+        """Walk the hash chain (:func:`mlgate.logchain.verify`)."""
+        try:
+            return verify(self._engine, verify_key())
+        except sa.exc.SQLAlchemyError as exc:
+            raise DecisionLogError(
+                f"decision log {self.masked_url}: cannot read: {_reason(exc)}"
             ) from exc
 
     # ---- reading

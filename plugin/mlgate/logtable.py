@@ -15,6 +15,8 @@ from sqlalchemy.engine import Dialect
 from .logentry import as_utc
 
 TABLE_NAME = "mlgate_decisions"
+# One row (id 1): the head of the decision log's hash chain (:mod:`mlgate.logchain`).
+CHAIN_TABLE_NAME = "mlgate_decisions_chain"
 
 
 class _UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -72,6 +74,12 @@ decisions_table = sa.Table(
     sa.Column("actor", sa.String(256), nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("created_at", _UtcDateTime(), nullable=False),
+    # The hash chain (mlgate.logchain): the previous row's sha256 and this row's own.
+    # Empty only on rows logged before the chain existed (a log migrated on open).
+    sa.Column("prev_sha256", sa.String(64), nullable=True),
+    sa.Column("row_sha256", sa.String(64), nullable=True),
+    # Ed25519 over row_sha256 when MLGATE_LOG_SIGNING_KEY is set (mlgate.logsign).
+    sa.Column("row_signature", sa.String(128), nullable=True),
     sa.Index("ix_mlgate_decisions_target", "model", "version", "target"),
     sa.Index("ix_mlgate_decisions_allowed_created", "allowed", "created_at"),
     # Exact, case-sensitive comparisons on MySQL as on the other backends.
@@ -80,3 +88,20 @@ decisions_table = sa.Table(
     mysql_collate="utf8mb4_bin",
 )
 
+
+_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+chain_table = sa.Table(
+    CHAIN_TABLE_NAME,
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    # Rows with an id up to this one predate the chain (0: none).
+    sa.Column("chain_after", _Id, nullable=False),
+    # The last row appended (None: none yet), its sha256, and how many chained rows.
+    sa.Column("last_id", _Id, nullable=True),
+    sa.Column("head_sha256", sa.String(64), nullable=False),
+    sa.Column("rows", _Id, nullable=False),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)

@@ -6,6 +6,7 @@ import json
 import os
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -40,6 +41,15 @@ def parse_since(value: str) -> datetime:
 @app.command("log")
 @guarded
 def log_command(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[verify]",
+            help="verify: walk the log's hash chain; exit 0 when intact, 1 naming the first "
+            "row edited, deleted, inserted or reordered, 2 when the log cannot be read.",
+            show_default=False,
+        ),
+    ] = None,
     blocked: Annotated[
         bool, typer.Option("--blocked", metavar="", help="Only blocked promotions.")
     ] = False,
@@ -87,8 +97,16 @@ def log_command(
         mlgate log --blocked --since 2026-05-01
 
         mlgate log --current --tracking-uri http://mlflow:5000
+
+        mlgate log verify --decision-log postgresql://mlgate@db/mlflow
     """
     from ..serverrecord import open_record
+
+    if action is not None:
+        if action != "verify":
+            raise InputError(f"log {action!r}: expected no argument or 'verify'")
+        _verify(decision_log, tracking_uri, output)
+        return
 
     since_at = parse_since(since) if since is not None else None
     missing = _missing_local_log(decision_log, tracking_uri)
@@ -117,6 +135,36 @@ def log_command(
     else:
         text = _empty_message(masked, blocked=blocked, model=model, since=since_at)
     emit(text, output)
+
+
+def _verify(decision_log: str | None, tracking_uri: str | None, output: Path | None) -> None:
+    """``mlgate log verify``: the chain is in the database; a server's record lacks it."""
+    from ..decisionlog import DecisionLog
+    from ..evidence import resolve_tracking_uri
+    from ..serverrecord import is_server_uri, open_record
+    from ..uris import mask_password
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if not decision_log and is_server_uri(uri):
+        raise InputError(
+            f"log verify: {mask_password(uri)} is a tracking server; verify reads the "
+            "decision log's database itself: pass --decision-log URL (a local sqlite file "
+            "or the server's database URL)"
+        )
+    missing = _missing_local_log(decision_log, tracking_uri)
+    if missing:
+        raise InputError(f"log verify: no decision log at {missing}")
+    with open_record(decision_log, tracking_uri) as log:
+        if not isinstance(log, DecisionLog):
+            raise InputError(
+                f"log verify: {log.masked_url} is a tracking server's record; verify reads "
+                "the database itself: pass --decision-log URL (a local sqlite file or the "
+                "server's database URL)"
+            )
+        report = log.verify_chain()
+        emit(report.text(log.masked_url), output)
+    if not report.intact:
+        raise typer.Exit(1)
 
 
 def _missing_local_log(decision_log: str | None, tracking_uri: str | None) -> str | None:
