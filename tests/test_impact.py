@@ -455,7 +455,7 @@ def _remove_gate(policies: Path, gate_id: str) -> None:
     main = policies / "main" / "main.rego"
     main.write_text(main.read_text().replace(f', "{gate_id}"', "", 1))
     data = json.loads((policies / "data.json").read_text())
-    del data["mlgate"]["config"][gate_id]
+    data["mlgate"]["config"].pop(gate_id, None)  # an added gate may have none
     (policies / "data.json").write_text(json.dumps(data, indent=2))
 
 
