@@ -444,7 +444,7 @@ def _add_gate(policies: Path) -> None:
     gate_dir.mkdir()
     (gate_dir / "complaints.rego").write_text(COMPLAINTS_GATE)
     main = policies / "main" / "main.rego"
-    wired = main.read_text().replace('"data_manifest"]', '"data_manifest", "complaints"]', 1)
+    wired = main.read_text().replace('"service"]', '"service", "complaints"]', 1)
     main.write_text(wired)
 
 
