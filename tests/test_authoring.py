@@ -1,7 +1,9 @@
 """Compliance authors policy in ``policies/`` alone (issue 17's "done when").
 
-The trial of the issue, as a test: a copy of the shipped policy directory gains the Art. 15
-complaints gate as compliance would add it (a directory under ``gates/`` with its Rego,
+The trial of the issue, as a test: a copy of the shipped policy directory gains an Art. 15
+complaints gate as compliance would add it (the shipped ``service`` gate, built the same
+way, covers Art. 15 too; the example keeps its own tag, ``compliance.complaints.channel``,
+so that it declares one) (a directory under ``gates/`` with its Rego,
 Rego tests, policy-data schema and tag declaration; its id in ``required_gates``; its
 section in ``data.json``; two corpus cases), and ``mlgate policy check``, ``policy
 scenario regen`` and ``policy verify`` take it with no Python change. The gate's files
@@ -37,7 +39,7 @@ def add_complaints_gate(root: Path) -> None:
         shutil.copy(AUTHORING / name, gate / name)
     main = root / "main" / "main.rego"
     text = main.read_text(encoding="utf-8")
-    wired = text.replace('"data_manifest"]', '"data_manifest", "complaints"]')
+    wired = text.replace('"service"]', '"service", "complaints"]')
     assert wired != text, "required_gates not found in main.rego"
     main.write_text(wired, encoding="utf-8")
     data = json.loads((root / "data.json").read_text(encoding="utf-8"))
@@ -51,8 +53,8 @@ def add_complaints_gate(root: Path) -> None:
             "complaints_channel_on_record",
             "Complaints channel required and on record.",
             {
-                "tags": {"compliance.service.complaints": channel},
-                "facts": {"service": {"complaints": channel}},
+                "tags": {"compliance.complaints.channel": channel},
+                "facts": {"complaints": {"channel": channel}},
             },
         ),
     ]:

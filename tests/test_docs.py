@@ -103,7 +103,7 @@ def test_docgen_rewrites_a_stale_readme(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == README
 
 
-def test_docgen_follows_a_sixth_gate(tmp_path: Path) -> None:
+def test_docgen_follows_a_new_gate(tmp_path: Path) -> None:
     import shutil
 
     from helpers import POLICIES
@@ -115,10 +115,10 @@ def test_docgen_follows_a_sixth_gate(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, root)
     add_complaints(root)
     table = gate_table(load_policy_dir(root))
-    assert table.startswith("6 gates,")
+    assert table.startswith("7 gates,")
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| `")]
     assert rows == ["`scope`", "`filing`", "`complaints`", "`assessment`", "`labeling`",
-                    "`data_manifest`"]
+                    "`data_manifest`", "`service`"]
     assert "| `complaints` | Complaints channel (Art. 15) | Art. 15 | 1 |" in table
 
 

@@ -85,11 +85,13 @@ def altered_data() -> list[dict[str, Any]]:
     config["data_manifest"]["min_datasets"] = 2
     config["data_manifest"]["labeling_duties"] = ["rules_documented"]
     config["waivers"] = {"max_validity_days": 30, "warn_within_days": 1}
+    config["service"] = {"required": True}
     laxer = copy.deepcopy(base)
     config = laxer["mlgate"]["config"]
     config["protected_stages"] = ["production", "staging"]
     config["default_target"] = "staging"
     config["assessment"]["max_age_days"] = 730
+    config["service"] = {"required": True, "minors": False}
     config["data_manifest"].update(
         require_legitimate_source=False,
         require_ip_cleared=False,

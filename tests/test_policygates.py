@@ -23,9 +23,9 @@ from mlgate.policygates import declared_gates, wiring_errors
 from mlgate.runner import build_decision, evaluate, load_gate_input, make_engine
 from opa_testserver import OpaTestServer
 
-SHIPPED = ("scope", "filing", "assessment", "labeling", "data_manifest")
+SHIPPED = ("scope", "filing", "assessment", "labeling", "data_manifest", "service")
 MAIN = "main/main.rego"
-WIRED = '["scope", "filing", "assessment", "labeling", "data_manifest"]'
+WIRED = '["scope", "filing", "assessment", "labeling", "data_manifest", "service"]'
 
 COMPLAINTS = """# METADATA
 # title: Complaints channel (Art. 15)
@@ -80,7 +80,7 @@ def add_complaints(root: Path, *, wired: bool = True) -> None:
     (root / "gates" / "complaints").mkdir()
     (root / "gates" / "complaints" / "complaints.rego").write_text(COMPLAINTS)
     if wired:
-        rewire(root, '["scope", "filing", "complaints", "assessment", "labeling", "data_manifest"]')
+        rewire(root, WIRED.replace('"filing", ', '"filing", "complaints", ', 1))
 
 
 def decide_on(engine_name: str, policy_set: PolicySet, example: str = "allowed") -> list[str]:
@@ -116,25 +116,28 @@ def test_the_shipped_gate_list_is_read_from_main_rego() -> None:
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_a_sixth_gate_decides_in_its_wired_place(tmp_path: Path, engine_name: str) -> None:
+def test_a_new_gate_decides_in_its_wired_place(tmp_path: Path, engine_name: str) -> None:
     root = copy_policies(tmp_path)
     add_complaints(root)
     policy_set = load_policy_dir(root)
-    order = ("scope", "filing", "complaints", "assessment", "labeling", "data_manifest")
+    order = ("scope", "filing", "complaints", "assessment", "labeling", "data_manifest", "service")
     assert policy_set.gate_ids == order
     assert policy_set.gate_meta["complaints"].title == "Complaints channel (Art. 15)"
     statuses = decide_on(engine_name, policy_set)
     assert [s.split(":")[0] for s in statuses] == list(order)
     assert "complaints:fail" in statuses  # the example carries no complaints channel
-    assert [s for s in statuses if s != "complaints:fail"] == [f"{g}:pass" for g in SHIPPED]
+    # service ships switched off: not_applicable; every other shipped gate passes.
+    assert [s for s in statuses if s != "complaints:fail"] == [
+        f"{g}:pass" if g != "service" else "service:not_applicable" for g in SHIPPED
+    ]
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_a_gate_removed_with_its_package_decides_with_four(
+def test_a_gate_removed_with_its_package_decides_without_it(
     tmp_path: Path, engine_name: str
 ) -> None:
     root = copy_policies(tmp_path)
-    rewire(root, '["scope", "filing", "assessment", "data_manifest"]')
+    rewire(root, '["scope", "filing", "assessment", "data_manifest", "service"]')
     shutil.rmtree(root / "gates" / "labeling")
     # The gate goes with its policy data: a section no gate declares is refused.
     data = json.loads((root / "data.json").read_text())
@@ -142,19 +145,24 @@ def test_a_gate_removed_with_its_package_decides_with_four(
     (root / "data.json").write_text(json.dumps(data))
     policy_set = load_policy_dir(root)
     statuses = decide_on(engine_name, policy_set)
-    assert statuses == ["scope:pass", "filing:pass", "assessment:pass", "data_manifest:pass"]
+    assert statuses == [
+        "scope:pass", "filing:pass", "assessment:pass", "data_manifest:pass",
+        "service:not_applicable",
+    ]
     blocked = decide_on(engine_name, policy_set, "blocked")
-    assert [s.split(":")[0] for s in blocked] == ["scope", "filing", "assessment", "data_manifest"]
+    assert [s.split(":")[0] for s in blocked] == [
+        "scope", "filing", "assessment", "data_manifest", "service"
+    ]
 
 
 def test_each_policy_set_decides_with_its_own_list(tmp_path: Path) -> None:
-    five = load_policy_dir(POLICIES)
-    six_root = copy_policies(tmp_path)
-    add_complaints(six_root)
-    six = load_policy_dir(six_root)
-    assert len(decide_on("embedded", five)) == 5
-    assert len(decide_on("embedded", six)) == 6
-    assert len(decide_on("embedded", five)) == 5
+    shipped = load_policy_dir(POLICIES)
+    more_root = copy_policies(tmp_path)
+    add_complaints(more_root)
+    more = load_policy_dir(more_root)
+    assert len(decide_on("embedded", shipped)) == len(SHIPPED)
+    assert len(decide_on("embedded", more)) == len(SHIPPED) + 1
+    assert len(decide_on("embedded", shipped)) == len(SHIPPED)
 
 
 def test_two_git_revisions_each_decide_with_their_own_list(tmp_path: Path) -> None:
@@ -239,7 +247,7 @@ def test_policy_check_passes_a_clean_set(root: Path) -> None:
     assert run.exit_code == 0, run.stdout + run.stderr
 
 
-def test_policy_check_passes_a_wired_sixth_gate(root: Path) -> None:
+def test_policy_check_passes_a_wired_new_gate(root: Path) -> None:
     add_complaints(root)
     run = mlgate("policy", "check", "--policies", str(root))
     assert run.exit_code == 0, run.stdout + run.stderr
@@ -283,9 +291,9 @@ def test_policy_check_refuses_a_malformed_id(root: Path, bad: str) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        '{"scope", "filing", "assessment", "labeling", "data_manifest"}',
-        '["scope", "filing", "assessment", "labeling", concat("", ["data", "_manifest"])]',
-        '["scope", "filing", "assessment", "labeling", "data_manifest"] if true',
+        '{"scope", "filing", "assessment", "labeling", "data_manifest", "service"}',
+        '["scope", "filing", "assessment", "labeling", "data_manifest", concat("", ["s", "e"])]',
+        '["scope", "filing", "assessment", "labeling", "data_manifest", "service"] if true',
     ],
 )
 def test_required_gates_must_be_an_array_literal_of_strings(root: Path, value: str) -> None:

@@ -182,6 +182,14 @@ def test_shipped_declarations_give_the_facts_of_the_old_parser(tags: dict[str, s
     facts, digest = parse_facts(tags, SHIPPED)
     old_facts, old_digest = old_parse_facts(tags)
     assert digest == old_digest
+    # The generated model accepts what the parser writes, unchanged.
+    model = facts_model(SHIPPED).model_validate(facts, strict=True)
+    assert model.model_dump(mode="json") == facts
+    # Gates declared since the old parser (service) read tags the strategy never writes:
+    # their facts are all null, the others the old parser's.
+    added = {key: facts.pop(key) for key in sorted(set(facts) - set(old_facts))}
+    assert added == {"service": dict.fromkeys(
+        ["user_agreement", "minors", "user_data", "content_handling", "complaints"])}
     # The same values, keys and errors; the errors' order follows the declaration files
     # (lib first), which only differs from before when assessment.date is one of several.
     assert _errors_as_set(facts) == _errors_as_set(old_facts)
@@ -189,9 +197,6 @@ def test_shipped_declarations_give_the_facts_of_the_old_parser(tags: dict[str, s
         from mlgate.jsondoc import canonical
 
         assert canonical(facts) == canonical(old_facts)
-    # And the generated model accepts what the parser writes, unchanged.
-    model = facts_model(SHIPPED).model_validate(facts, strict=True)
-    assert model.model_dump(mode="json") == facts
 
 
 def test_the_corpus_and_examples_are_what_the_declarations_parse() -> None:
@@ -429,43 +434,50 @@ def test_a_bad_declaration_in_a_policy_directory_stops_loading(tmp_path: Path) -
 
 # --------------------------------------------------------------------------- a new gate
 
-SERVICE_REGO = """package mlgate.gates.service
+TRIAL_REGO = """package mlgate.gates.trial
 
 import data.mlgate.lib
 
-violations contains {"code": "service.complaints_missing", "params": {}} if {
-	input.facts.service.complaints == null
-	not lib.tag_invalid("compliance.service.complaints")
+violations contains {"code": "trial.complaints_missing", "params": {}} if {
+	input.facts.trial.complaints == null
+	not lib.tag_invalid("compliance.trial.complaints")
 }
 
-violations contains {"code": "service.complaints_invalid", "params": {"value": err.value}} if {
+violations contains {"code": "trial.complaints_invalid", "params": {"value": err.value}} if {
 	some err in lib.fact_errors
-	err.tag == "compliance.service.complaints"
+	err.tag == "compliance.trial.complaints"
 }
 
-complaints := input.facts.service.complaints
+complaints := input.facts.trial.complaints
 
 codes := sort([v.code | some v in violations])
+
+result := lib.gate_result(lib.gates_apply, violations)
 """
 
 
 @pytest.fixture(scope="module")
-def service_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("service") / "policies"
+def trial_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("trial") / "policies"
     shutil.copytree(POLICIES, root)
-    gate = root / "gates" / "service"
+    gate = root / "gates" / "trial"
     gate.mkdir()
-    (gate / "service.rego").write_text(SERVICE_REGO)
-    (gate / "tags.json").write_text(json.dumps({"tags": {"compliance.service.complaints": {
+    (gate / "trial.rego").write_text(TRIAL_REGO)
+    (gate / "tags.json").write_text(json.dumps({"tags": {"compliance.trial.complaints": {
         "type": "reference", "expected": "a URI or document id of the complaints procedure",
         "description": "Art. 15: how users complain"}}}, indent=2))
+    main = root / "main" / "main.rego"
+    text = main.read_text(encoding="utf-8")
+    wired = text.replace('"service"]', '"service", "trial"]', 1)
+    assert wired != text, "required_gates not found in main.rego"
+    main.write_text(wired, encoding="utf-8")
     return root
 
 
-def _service_input(
+def _trial_input(
     policies: Path, tags: dict[str, str], engine_name: str
 ) -> tuple[Any, dict[str, Any]]:
-    """A rule reader (``data.mlgate.gates.service.<rule>`` -> value) on ``engine_name``."""
+    """A rule reader (``data.mlgate.gates.trial.<rule>`` -> value) on ``engine_name``."""
     from mlgate.gate_input import Evidence, build_gate_input
     from mlgate.runner import serialise
 
@@ -480,68 +492,68 @@ def _service_input(
 
         engine = compile_engine(policy_set)
         engine.set_input_json(text)
-        return lambda rule: engine.eval_rule(f"data.mlgate.gates.service.{rule}"), document["facts"]
+        return lambda rule: engine.eval_rule(f"data.mlgate.gates.trial.{rule}"), document["facts"]
     from fixtures_opa import require_opa_golib
 
     require_opa_golib()
     from mlgate.engine.golib import compile_policy_set
 
     opa = compile_policy_set(policy_set)
-    return lambda rule: opa.eval_document(f"mlgate.gates.service.{rule}", document), document[
+    return lambda rule: opa.eval_document(f"mlgate.gates.trial.{rule}", document), document[
         "facts"]
 
 
 @pytest.mark.parametrize(
     "tags, value, codes",
     [
-        ({"compliance.service.complaints": " https://example.cn/complaints "},
+        ({"compliance.trial.complaints": " https://example.cn/complaints "},
          "https://example.cn/complaints", []),
-        ({}, None, ["service.complaints_missing"]),
-        ({"compliance.service.complaints": "   "}, None, ["service.complaints_missing"]),
-        ({"compliance.service.complaints": "doc-1", "COMPLIANCE.service.complaints": "doc-2"},
-         None, ["service.complaints_invalid"]),
+        ({}, None, ["trial.complaints_missing"]),
+        ({"compliance.trial.complaints": "   "}, None, ["trial.complaints_missing"]),
+        ({"compliance.trial.complaints": "doc-1", "COMPLIANCE.trial.complaints": "doc-2"},
+         None, ["trial.complaints_invalid"]),
     ],
 )
 @pytest.mark.parametrize("engine_name", ["embedded", "opa"])
 def test_a_new_gate_reads_a_newly_declared_tag_with_no_python_change(
-    service_policies: Path, tags: dict[str, str], value: str | None, codes: list[str],
+    trial_policies: Path, tags: dict[str, str], value: str | None, codes: list[str],
     engine_name: str,
 ) -> None:
-    rule, facts = _service_input(service_policies, tags, engine_name)
-    assert facts["service"] == {"complaints": value}
+    rule, facts = _trial_input(trial_policies, tags, engine_name)
+    assert facts["trial"] == {"complaints": value}
     assert rule("complaints") == value
     assert rule("codes") == codes
 
 
-def test_the_gate_input_schema_has_the_declared_fact(service_policies: Path) -> None:
-    schema = gate_input_schema(load_policy_dir(service_policies))
+def test_the_gate_input_schema_has_the_declared_fact(trial_policies: Path) -> None:
+    schema = gate_input_schema(load_policy_dir(trial_policies))
     facts = schema["$defs"]["Facts"]["properties"]
-    assert facts["service"] == {"$ref": "#/$defs/Service"}
-    complaints = schema["$defs"]["Service"]["properties"]["complaints"]
+    assert facts["trial"] == {"$ref": "#/$defs/Trial"}
+    complaints = schema["$defs"]["Trial"]["properties"]["complaints"]
     assert complaints["anyOf"] == [{"type": "string"}, {"type": "null"}]
-    assert "service" not in gate_input_schema(load_policy_dir())["$defs"]["Facts"]["properties"]
+    assert "trial" not in gate_input_schema(load_policy_dir())["$defs"]["Facts"]["properties"]
 
 
 def test_check_input_follows_the_policy_sets_declarations(
-    service_policies: Path, tmp_path: Path
+    trial_policies: Path, tmp_path: Path
 ) -> None:
     document = json.loads((EXAMPLES / "gate_input_allowed.json").read_text())
-    document["tags"]["compliance.service.complaints"] = "doc-7"
-    document["facts"]["service"] = {"complaints": "doc-7"}
+    document["tags"]["compliance.trial.complaints"] = "doc-7"
+    document["facts"]["trial"] = {"complaints": "doc-7"}
     path = tmp_path / "input.json"
     path.write_text(json.dumps(document))
     # The bundled policies declare no such fact: exit 2 naming the field.
     line = one_error_line(mlgate("check", "--input", str(path)))
-    assert "field facts.service: Extra inputs are not permitted" in line
+    assert "field facts.trial: Extra inputs are not permitted" in line
     # With the set that declares it, the document is accepted as it is.
-    run = mlgate("check", "--input", str(path), "--policies", str(service_policies))
+    run = mlgate("check", "--input", str(path), "--policies", str(trial_policies))
     assert run.exit_code in (0, 1), run.stderr
     # A fact contradicting its tag is refused, naming the field.
-    document["facts"]["service"] = {"complaints": "doc-8"}
+    document["facts"]["trial"] = {"complaints": "doc-8"}
     path.write_text(json.dumps(document))
     line = one_error_line(
-        mlgate("check", "--input", str(path), "--policies", str(service_policies)))
-    assert "field facts.service.complaints: 'doc-8' contradicts the tags" in line
+        mlgate("check", "--input", str(path), "--policies", str(trial_policies)))
+    assert "field facts.trial.complaints: 'doc-8' contradicts the tags" in line
 
 
 @pytest.mark.parametrize(
@@ -564,11 +576,11 @@ def test_check_input_refuses_facts_unlike_the_declarations(
     assert f"field {field}: " in one_error_line(mlgate("check", "--input", str(path)))
 
 
-def test_a_date_and_its_ns_must_agree_for_any_declared_date(service_policies: Path) -> None:
+def test_a_date_and_its_ns_must_agree_for_any_declared_date(trial_policies: Path) -> None:
     from mlgate.runner import derived_contradictions
     from mlgate.tags import TagDeclarations
 
-    del service_policies
+    del trial_policies
     decl = declare("date")
     shipped_and_new = TagDeclarations((*SHIPPED.tags, *decl.tags))
     document = json.loads((EXAMPLES / "gate_input_allowed.json").read_text())

@@ -10,6 +10,7 @@ import data.mlgate.gates.assessment
 import data.mlgate.gates.data_manifest
 import data.mlgate.gates.filing
 import data.mlgate.gates.labeling
+import data.mlgate.gates.service
 import data.mlgate.main
 import data.mlgate.testdata
 
@@ -105,5 +106,17 @@ test_shipped_labeling_duties_all_four if {
 		record := object.union(testdata.manifest_content.labeling, {duty: false})
 		vs := data_manifest.violations with input as testdata.with_content({"labeling": record})
 		[v.params.duties | some v in vs] == [duty]
+	}
+}
+
+# The service gate ships off (contract section 7: no decision changes until policy
+# data switches it on), with every obligation on once it is.
+test_shipped_service_gate_off_every_obligation_on if {
+	service.result == {"status": "not_applicable", "violations": []} with input as testdata.valid_input
+	on := object.union(data.mlgate.config, {"service": {"required": true}})
+	codes := {v.code | some v in service.violations} with input as testdata.valid_input with data.mlgate.config as on
+	codes == {
+		"service.user_agreement_missing", "service.minors_missing", "service.user_data_missing",
+		"service.content_handling_missing", "service.complaints_missing",
 	}
 }

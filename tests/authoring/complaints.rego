@@ -22,18 +22,18 @@ applies if {
 
 # METADATA
 # title: Complaints channel missing
-# description: The compliance.service.complaints tag is absent, blank or invalid.
+# description: The compliance.complaints.channel tag is absent, blank or invalid.
 # custom:
 #   short_name: channel_missing
-#   failure_msg: The tag compliance.service.complaints (the complaints channel) is missing
+#   failure_msg: The tag compliance.complaints.channel (the complaints channel) is missing
 #   solution: >-
-#     Set compliance.service.complaints to the URI or document id of the
+#     Set compliance.complaints.channel to the URI or document id of the
 #     complaints and reporting channel and its published handling times.
 #   severity: high
 violations contains {"code": "complaints.channel_missing", "params": {}} if {
 	not channel_on_record
 }
 
-channel_on_record if is_string(input.facts.service.complaints)
+channel_on_record if is_string(input.facts.complaints.channel)
 
 result := lib.gate_result(applies, violations)

@@ -5,7 +5,7 @@ import data.mlgate.testdata
 
 required := testdata.config_with({"complaints": {"required": true}})
 
-on_record := testdata.with_facts({"service": {"complaints": "https://example.cn/complaints"}})
+on_record := testdata.with_facts({"complaints": {"channel": "https://example.cn/complaints"}})
 
 result_with(doc, cfg) := r if {
 	r := complaints.result with input as doc with data.mlgate.config as cfg
