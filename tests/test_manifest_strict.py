@@ -162,7 +162,9 @@ def test_model_and_published_schema_agree_on_any_json(document: Any) -> None:
 # --------------------------------------------------------------------------- safety sampling
 
 # The v1 extension (GB/T 45654-2025, contract §7): optional per dataset, and strict.
-SAMPLED = patched(("datasets", 0, "safety_sampling"), {"sample_size": 4000, "violation_rate": 0.012})
+SAMPLED = patched(
+    ("datasets", 0, "safety_sampling"), {"sample_size": 4000, "violation_rate": 0.012}
+)
 
 
 def sampling_contract_accepts(value: Any) -> bool:
