@@ -84,6 +84,11 @@ def altered_data() -> list[dict[str, Any]]:
     config["labeling"]["required"]["image"] = []
     config["data_manifest"]["min_datasets"] = 2
     config["data_manifest"]["labeling_duties"] = ["rules_documented"]
+    # The issue-13 switches, off as shipped, on here with their own numbers.
+    config["data_manifest"].update(
+        require_safety_sampling=True, min_safety_sample_size=3000, max_violation_rate=0.02
+    )
+    config["labeling"]["require_producer_code"] = True
     config["waivers"] = {"max_validity_days": 30, "warn_within_days": 1}
     config["service"] = {"required": True}
     laxer = copy.deepcopy(base)

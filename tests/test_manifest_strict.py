@@ -157,3 +157,107 @@ def test_model_and_published_schema_agree_on_mutated_manifests(document: Any) ->
 @given(JSON)
 def test_model_and_published_schema_agree_on_any_json(document: Any) -> None:
     assert model_accepts(document) == schema_accepts(document), document
+
+
+# --------------------------------------------------------------------------- safety sampling
+
+# The v1 extension (GB/T 45654-2025, contract §7): optional per dataset, and strict.
+SAMPLED = patched(
+    ("datasets", 0, "safety_sampling"), {"sample_size": 4000, "violation_rate": 0.012}
+)
+
+
+def sampling_contract_accepts(value: Any) -> bool:
+    """The oracle, from the contract: absent or null, or an object whose sample_size is an
+    integer >= 0 (12.0 too, JSON does not tell them apart; never a boolean) and whose
+    violation_rate is a number in [0, 1] (never a boolean); other keys are kept."""
+    if value is None:
+        return True
+    if not isinstance(value, dict) or not {"sample_size", "violation_rate"} <= set(value):
+        return False
+    size, rate = value["sample_size"], value["violation_rate"]
+    size_ok = (
+        not isinstance(size, bool)
+        and isinstance(size, int | float)
+        and float(size).is_integer()
+        and size >= 0
+    )
+    rate_ok = not isinstance(rate, bool) and isinstance(rate, int | float) and 0 <= rate <= 1
+    return size_ok and rate_ok
+
+
+def test_a_manifest_without_safety_sampling_stays_valid() -> None:
+    assert "safety_sampling" not in json.dumps(VALID)
+    assert model_accepts(VALID) and schema_accepts(VALID)
+    assert model_accepts(SAMPLED) and schema_accepts(SAMPLED)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"sample_size": "4000", "violation_rate": 0.01},
+        {"sample_size": True, "violation_rate": 0.01},
+        {"sample_size": -1, "violation_rate": 0.01},
+        {"sample_size": 4000.5, "violation_rate": 0.01},
+        {"sample_size": 4000, "violation_rate": "0.01"},
+        {"sample_size": 4000, "violation_rate": False},
+        {"sample_size": 4000, "violation_rate": 1.01},
+        {"sample_size": 4000, "violation_rate": -0.01},
+        {"sample_size": 4000},
+        {"violation_rate": 0.01},
+        "4000",
+        [4000, 0.01],
+    ],
+    ids=repr,
+)
+def test_ill_typed_safety_sampling_is_rejected_by_model_and_schema(value: Any) -> None:
+    document = patched(("datasets", 0, "safety_sampling"), value)
+    assert not sampling_contract_accepts(value)
+    assert not model_accepts(document)
+    assert not schema_accepts(document)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {"sample_size": 0, "violation_rate": 0},
+        {"sample_size": 4000, "violation_rate": 1},
+        {"sample_size": 4000.0, "violation_rate": 0.05},
+        {"sample_size": 4000, "violation_rate": 0.05, "method": "manual review"},
+    ],
+    ids=repr,
+)
+def test_safety_sampling_at_its_bounds_is_accepted_by_both(value: Any) -> None:
+    document = patched(("datasets", 0, "safety_sampling"), value)
+    assert sampling_contract_accepts(value)
+    assert model_accepts(document) and schema_accepts(document)
+
+
+_NUMBER = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, 0.0, 1.0, 0.05, 4000, 4000.0, -1, 1.0000001]),
+)
+SAMPLINGS = st.one_of(
+    JSON,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "sample_size": st.one_of(_NUMBER, SCALARS),
+            "violation_rate": st.one_of(_NUMBER, SCALARS),
+            "note": SCALARS,
+        },
+    ),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(SAMPLINGS, st.sampled_from([0, 1]))
+def test_safety_sampling_follows_the_contract_in_model_and_schema(
+    value: Any, index: int
+) -> None:
+    document = patched(("datasets", index, "safety_sampling"), value)
+    want = sampling_contract_accepts(value)
+    assert model_accepts(document) == want, value
+    assert schema_accepts(document) == want, value

@@ -37,6 +37,8 @@ PINNED: dict[str, Any] = {
     "labeling.required.audio": ["explicit", "implicit"],
     "labeling.required.video": ["explicit", "implicit"],
     "labeling.required.code": ["explicit", "implicit"],
+    # GB 45438-2025 ContentProducer code: off until compliance switches it on.
+    "labeling.require_producer_code": False,
     "data_manifest.min_datasets": 1,
     "data_manifest.require_legitimate_source": True,
     "data_manifest.require_ip_cleared": True,
@@ -54,6 +56,11 @@ PINNED: dict[str, Any] = {
     "service.user_data": True,
     "service.content_handling": True,
     "service.complaints": True,
+    # GB/T 45654-2025 training-data source sampling: off by default; the numbers are those
+    # commonly cited from TC260-003 (confirm against the standard's text).
+    "data_manifest.require_safety_sampling": False,
+    "data_manifest.min_safety_sample_size": 4000,
+    "data_manifest.max_violation_rate": 0.05,
     "waivers.max_validity_days": 90,
     "waivers.warn_within_days": 14,
     "prompts.gated": False,

@@ -36,6 +36,7 @@ _OLD_TAGS = (
     "compliance.assessment.status", "compliance.assessment.date",
     "compliance.assessment.report", "compliance.labeling.explicit",
     "compliance.labeling.implicit", "compliance.data_manifest.sha256",
+    "compliance.labeling.producer_code",
 )
 _MODALITIES = ("text", "image", "audio", "video", "code")
 
@@ -138,7 +139,9 @@ def old_parse_facts(tags: dict[str, str]) -> tuple[dict[str, Any], str | None]:
             "report": p.raw("compliance.assessment.report"),
         },
         "labeling": {"explicit": p.boolean("compliance.labeling.explicit"),
-                     "implicit": p.boolean("compliance.labeling.implicit")},
+                     "implicit": p.boolean("compliance.labeling.implicit"),
+                     # GB 45438-2025 (issue 13): a reference, as filing.id is.
+                     "producer_code": p.raw("compliance.labeling.producer_code")},
     }
     digest = p.digest("compliance.data_manifest.sha256")
     facts["errors"] = p.errors

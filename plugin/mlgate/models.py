@@ -64,6 +64,15 @@ class FoundationModel(BaseModel):
     legitimate_source: bool
 
 
+class SafetySampling(BaseModel):
+    """A dataset's safety sampling (GB/T 45654-2025 training-data source rule, v1 extension)."""
+
+    model_config = _MANIFEST
+
+    sample_size: JsonInteger = Field(ge=0)
+    violation_rate: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+
 class Dataset(BaseModel):
     model_config = _MANIFEST
 
@@ -89,6 +98,8 @@ class Dataset(BaseModel):
         default=None, min_length=64, max_length=64, pattern=r"^[0-9a-fA-F]{64}$"
     )
     uri: str | None = None
+    # Optional (manifest v1 extension): required only when policy data says so.
+    safety_sampling: SafetySampling | None = None
 
 
 class ManifestLabeling(BaseModel):

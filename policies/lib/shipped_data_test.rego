@@ -120,3 +120,31 @@ test_shipped_service_gate_off_every_obligation_on if {
 		"service.content_handling_missing", "service.complaints_missing",
 	}
 }
+
+# Safety sampling (GB/T 45654-2025) ships switched off; switched on, the
+# shipped minimum is 4000 records and the shipped maximum rate 0.05.
+sampled(sample_size, rate) := testdata.with_content({"datasets": [object.union(
+	testdata.manifest_content.datasets[0],
+	{"safety_sampling": {"sample_size": sample_size, "violation_rate": rate}},
+)]})
+
+test_shipped_safety_sampling_off if {
+	data_manifest.result.status == "pass" with input as testdata.valid_input
+	data_manifest.result.status == "pass" with input as sampled(1, 1)
+}
+
+test_shipped_safety_sampling_thresholds_4000_and_0_05 if {
+	on := object.union(data.mlgate.config, {"data_manifest": {"require_safety_sampling": true}})
+	data_manifest.result.status == "pass" with input as sampled(4000, 0.05) with data.mlgate.config as on
+	small := data_manifest.result with input as sampled(3999, 0.05) with data.mlgate.config as on
+	small.violations[0].params.min == 4000
+	high := data_manifest.result with input as sampled(4000, 0.051) with data.mlgate.config as on
+	high.violations[0].params.max == 0.05
+}
+
+# The GB 45438-2025 producer code ships not required.
+test_shipped_producer_code_not_required if {
+	labeling.result.status == "pass" with input as testdata.valid_input
+	on := object.union(data.mlgate.config, {"labeling": {"require_producer_code": true}})
+	labeling.result.status == "fail" with input as testdata.valid_input with data.mlgate.config as on
+}

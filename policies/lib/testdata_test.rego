@@ -24,7 +24,8 @@ config := {
 		"audio": ["explicit", "implicit"],
 		"video": ["explicit", "implicit"],
 		"code": ["explicit", "implicit"],
-	}},
+	},
+	"require_producer_code": false},
 	"data_manifest": {
 		"min_datasets": 1,
 		"require_legitimate_source": true,
@@ -32,6 +33,9 @@ config := {
 		"require_personal_info_consent": true,
 		"require_quality_measures": true,
 		"labeling_duties": ["rules_documented", "quality_assessment", "sampling_verification", "labeler_training"],
+		"require_safety_sampling": false,
+		"min_safety_sample_size": 4000,
+		"max_violation_rate": 0.05,
 	},
 }
 

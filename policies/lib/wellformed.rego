@@ -90,6 +90,7 @@ wellformed_at_a_glance if {
 	is_number(c.assessment.max_age_days)
 	c.assessment.max_age_days == floor(c.assessment.max_age_days)
 	c.assessment.max_age_days >= 1
+	is_boolean(c.labeling.require_producer_code)
 	required := c.labeling.required
 	is_object(required)
 	count([x |
@@ -108,6 +109,13 @@ wellformed_at_a_glance if {
 	is_boolean(d.require_quality_measures)
 	is_array(d.labeling_duties)
 	count([x | some x in d.labeling_duties; is_string(x)]) == count(d.labeling_duties)
+	is_boolean(d.require_safety_sampling)
+	is_number(d.min_safety_sample_size)
+	d.min_safety_sample_size == floor(d.min_safety_sample_size)
+	d.min_safety_sample_size >= 0
+	is_number(d.max_violation_rate)
+	d.max_violation_rate >= 0
+	d.max_violation_rate <= 1
 }
 
 upper_letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -378,6 +386,7 @@ malformed contains ["labeling", "data.mlgate.config.labeling"] if not labeling_c
 # "Explicit" would make explicit labels unneeded. An unknown modality key is
 # never read as anything but "both labels" (fail closed), so it may stay.
 labeling_config_wellformed if {
+	is_boolean(config.labeling.require_producer_code)
 	required := config.labeling.required
 	is_object(required)
 	read := labeling_modalities_read(required)
@@ -406,6 +415,12 @@ data_manifest_config_wellformed if {
 	is_boolean(settings.require_personal_info_consent)
 	is_boolean(settings.require_quality_measures)
 	strings(settings.labeling_duties)
+	is_boolean(settings.require_safety_sampling)
+	integral(settings.min_safety_sample_size)
+	settings.min_safety_sample_size >= 0
+	is_number(settings.max_violation_rate)
+	settings.max_violation_rate >= 0
+	settings.max_violation_rate <= 1
 }
 
 # The protected targets: without them every target would read as unprotected.

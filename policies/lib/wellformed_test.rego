@@ -380,6 +380,16 @@ test_ill_typed_settings_only_one_glance_line_sees_fail_their_gate if {
 		["data_manifest", {"data_manifest": {"require_personal_info_consent": "true"}}],
 		["data_manifest", {"data_manifest": {"require_quality_measures": "true"}}],
 		["data_manifest", {"data_manifest": {"labeling_duties": {"k": "rules_documented"}}}],
+		["data_manifest", {"data_manifest": {"require_safety_sampling": "true"}}],
+		["data_manifest", {"data_manifest": {"require_safety_sampling": null}}],
+		["data_manifest", {"data_manifest": {"min_safety_sample_size": 4000.5}}],
+		["data_manifest", {"data_manifest": {"min_safety_sample_size": "4000"}}],
+		["data_manifest", {"data_manifest": {"min_safety_sample_size": -1}}],
+		["data_manifest", {"data_manifest": {"max_violation_rate": "0.05"}}],
+		["data_manifest", {"data_manifest": {"max_violation_rate": -0.01}}],
+		["data_manifest", {"data_manifest": {"max_violation_rate": 1.01}}],
+		["labeling", {"labeling": {"require_producer_code": "true"}}],
+		["labeling", {"labeling": {"require_producer_code": 1}}],
 	]
 	every case in cases {
 		blocks_on(decision_with(testdata.valid_input, testdata.config_with(case[1])), case[0])
@@ -405,6 +415,25 @@ test_values_at_their_bounds_are_well_formed_in_detail if {
 	well_formed_in_detail(off_glance({"facts": {"regions": ["CN"]}}), testdata.config)
 	well_formed_in_detail(off_glance({}), testdata.config_with({"assessment": {"max_age_days": 1}}))
 	well_formed_in_detail(off_glance({}), testdata.config_with({"data_manifest": {"min_datasets": 0}}))
+	every patch in safety_sampling_bounds {
+		well_formed_in_detail(off_glance({}), testdata.config_with({"data_manifest": patch}))
+	}
+}
+
+safety_sampling_bounds := [
+	{"min_safety_sample_size": 0, "max_violation_rate": 0},
+	{"min_safety_sample_size": 4000, "max_violation_rate": 1},
+	{"require_safety_sampling": true},
+]
+
+# The same bounds, and both switches on, are taken at a glance (the fast path).
+test_new_settings_at_their_bounds_pass_the_glance if {
+	every patch in safety_sampling_bounds {
+		wellformed.wellformed_at_a_glance with input as testdata.valid_input
+			with data.mlgate.config as testdata.config_with({"data_manifest": patch})
+	}
+	wellformed.wellformed_at_a_glance with input as testdata.valid_input
+		with data.mlgate.config as testdata.config_with({"labeling": {"require_producer_code": true}})
 }
 
 # Content is judged only when the manifest is attached and parsed: otherwise

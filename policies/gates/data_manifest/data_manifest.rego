@@ -249,6 +249,99 @@ violations contains {"code": "data_manifest.labeling_duties", "params": {"duties
 }
 
 # METADATA
+# title: Safety sampling missing
+# description: >-
+#   Policy data requires a safety sampling of every training dataset (the
+#   share of illegal or harmful content in a sample of each source), and a
+#   dataset's safety_sampling is absent.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 7
+#   - ref: https://std.samr.gov.cn/
+#     description: GB/T 45654-2025, training-data source safety
+# custom:
+#   short_name: safety_sampling_missing
+#   failure_msg: "Datasets without a safety sampling (safety_sampling): {names}"
+#   solution: >-
+#     Sample each training dataset for illegal or harmful content and record
+#     safety_sampling with sample_size and violation_rate in the manifest.
+#   severity: high
+violations contains {"code": "data_manifest.safety_sampling_missing", "params": {"names": names(bad)}} if {
+	settings.require_safety_sampling == true
+	bad := [d | some d in content.datasets; not safety_sampled(d)]
+	count(bad) > 0
+}
+
+safety_sampled(d) if is_object(d.safety_sampling)
+
+# A dataset's name for a message; a forged nameless one still fails.
+dataset_name(d) := d.name if {
+	is_string(d.name)
+} else := "(unnamed)"
+
+# METADATA
+# title: Safety sample too small
+# description: A dataset's safety sampling examined fewer records than the policy's minimum.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 7
+#   - ref: https://std.samr.gov.cn/
+#     description: GB/T 45654-2025, training-data source safety
+# custom:
+#   short_name: safety_sample_too_small
+#   failure_msg: "Dataset {dataset}: safety sample of {sample_size} records; at least {min} are required"
+#   solution: Sample at least the required number of records of the dataset and record the result in safety_sampling.
+#   severity: high
+violations contains {"code": "data_manifest.safety_sample_too_small", "params": params} if {
+	settings.require_safety_sampling == true
+	some d in content.datasets
+	safety_sampled(d)
+	not sample_large_enough(d.safety_sampling)
+	params := {
+		"dataset": dataset_name(d),
+		"sample_size": object.get(d.safety_sampling, "sample_size", null),
+		"min": settings.min_safety_sample_size,
+	}
+}
+
+# Anything but a number (a forged "5000") is too small: fail closed.
+sample_large_enough(s) if {
+	is_number(s.sample_size)
+	s.sample_size >= settings.min_safety_sample_size
+}
+
+# METADATA
+# title: Violation rate too high
+# description: A dataset's safety sampling found a larger share of illegal or harmful content than the policy allows.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2023-07/13/c_1690898327029107.htm
+#     description: Interim Measures for Generative AI Services, Art. 7
+#   - ref: https://std.samr.gov.cn/
+#     description: GB/T 45654-2025, training-data source safety
+# custom:
+#   short_name: violation_rate_too_high
+#   failure_msg: "Dataset {dataset}: violation rate {violation_rate} in its safety sample; at most {max} is allowed"
+#   solution: Filter the dataset (or drop the source) until a fresh sample's violation rate is within the maximum, and record it.
+#   severity: critical
+violations contains {"code": "data_manifest.violation_rate_too_high", "params": params} if {
+	settings.require_safety_sampling == true
+	some d in content.datasets
+	safety_sampled(d)
+	not violation_rate_within(d.safety_sampling)
+	params := {
+		"dataset": dataset_name(d),
+		"violation_rate": object.get(d.safety_sampling, "violation_rate", null),
+		"max": settings.max_violation_rate,
+	}
+}
+
+# Anything but a number (a forged "0.01") is too high: fail closed.
+violation_rate_within(s) if {
+	is_number(s.violation_rate)
+	s.violation_rate <= settings.max_violation_rate
+}
+
+# METADATA
 # title: Gate input or policy data ill-formed
 # description: >-
 #   A fact this gate reads, or its section of the policy data, is ill-typed,

@@ -241,3 +241,100 @@ test_not_json_reports_no_later_cause if {
 	codes(doc) & later_codes == {"data_manifest.not_json"}
 	codes(object.union(bad_content, {"manifest": {"parse_error": "x"}})) & later_codes == {"data_manifest.not_json"}
 }
+
+# ------------------------------------------------------------------- safety sampling (GB/T 45654-2025)
+
+sampling_on := settings({"require_safety_sampling": true, "min_safety_sample_size": 4000, "max_violation_rate": 0.05})
+
+# Both datasets of the valid manifest with this safety sampling.
+both_sampled(sampling) := testdata.with_content({"datasets": [
+	object.union(testdata.manifest_content.datasets[0], {"safety_sampling": sampling}),
+	object.union(testdata.manifest_content.datasets[1], {"safety_sampling": sampling}),
+]})
+
+# The first dataset with this safety sampling, the second with a sound one.
+first_sampled(sampling) := testdata.with_content({"datasets": [
+	object.union(testdata.manifest_content.datasets[0], {"safety_sampling": sampling}),
+	object.union(testdata.manifest_content.datasets[1], {"safety_sampling": {"sample_size": 5000, "violation_rate": 0.01}}),
+]})
+
+vs_with(doc, cfg) := vs if {
+	vs := data_manifest.violations with input as doc with data.mlgate.config as cfg
+}
+
+# Off by default: a manifest without any safety sampling passes.
+test_safety_sampling_not_required_by_default if {
+	codes(testdata.valid_input) == set()
+	codes(first_sampled({"sample_size": 1, "violation_rate": 1})) == set()
+}
+
+test_safety_sampling_missing if {
+	vs_with(testdata.valid_input, sampling_on) == {{
+		"code": "data_manifest.safety_sampling_missing",
+		"params": {"names": "support-dialogues, zh-news-2024"},
+	}}
+	codes_with(first_sampled(null), sampling_on) == {"data_manifest.safety_sampling_missing"}
+	vs_with(first_sampled(null), sampling_on) == {{
+		"code": "data_manifest.safety_sampling_missing",
+		"params": {"names": "zh-news-2024"},
+	}}
+	codes_with(both_sampled({"sample_size": 4000, "violation_rate": 0.05}), sampling_on) == set()
+}
+
+# Exactly the minimum passes; one record fewer does not.
+test_safety_sample_too_small if {
+	codes_with(first_sampled({"sample_size": 4000, "violation_rate": 0.01}), sampling_on) == set()
+	vs_with(first_sampled({"sample_size": 3999, "violation_rate": 0.01}), sampling_on) == {{
+		"code": "data_manifest.safety_sample_too_small",
+		"params": {"dataset": "zh-news-2024", "sample_size": 3999, "min": 4000},
+	}}
+	codes_with(both_sampled({"sample_size": 0, "violation_rate": 0}), sampling_on) == {"data_manifest.safety_sample_too_small"}
+	count(vs_with(both_sampled({"sample_size": 0, "violation_rate": 0}), sampling_on)) == 2
+	lower := settings({"require_safety_sampling": true, "min_safety_sample_size": 100, "max_violation_rate": 0.05})
+	codes_with(first_sampled({"sample_size": 100, "violation_rate": 0.01}), lower) == set()
+}
+
+# Exactly the maximum passes; anything above does not.
+test_violation_rate_too_high if {
+	codes_with(first_sampled({"sample_size": 4000, "violation_rate": 0.05}), sampling_on) == set()
+	vs_with(first_sampled({"sample_size": 4000, "violation_rate": 0.0501}), sampling_on) == {{
+		"code": "data_manifest.violation_rate_too_high",
+		"params": {"dataset": "zh-news-2024", "violation_rate": 0.0501, "max": 0.05},
+	}}
+	stricter := settings({"require_safety_sampling": true, "min_safety_sample_size": 4000, "max_violation_rate": 0.01})
+	codes_with(first_sampled({"sample_size": 4000, "violation_rate": 0.02}), stricter) == {"data_manifest.violation_rate_too_high"}
+	codes_with(first_sampled({"sample_size": 4000, "violation_rate": 0.01}), stricter) == set()
+}
+
+test_both_thresholds_missed_report_both if {
+	codes_with(first_sampled({"sample_size": 10, "violation_rate": 0.5}), sampling_on) == {
+		"data_manifest.safety_sample_too_small",
+		"data_manifest.violation_rate_too_high",
+	}
+}
+
+# A forged document (schema_errors == [] but ill-typed values) fails closed.
+test_ill_typed_safety_sampling_fails_closed if {
+	vs_with(first_sampled({"sample_size": "5000", "violation_rate": "0.01"}), sampling_on) == {
+		{"code": "data_manifest.safety_sample_too_small", "params": {"dataset": "zh-news-2024", "sample_size": "5000", "min": 4000}},
+		{"code": "data_manifest.violation_rate_too_high", "params": {"dataset": "zh-news-2024", "violation_rate": "0.01", "max": 0.05}},
+	}
+	vs_with(first_sampled({}), sampling_on) == {
+		{"code": "data_manifest.safety_sample_too_small", "params": {"dataset": "zh-news-2024", "sample_size": null, "min": 4000}},
+		{"code": "data_manifest.violation_rate_too_high", "params": {"dataset": "zh-news-2024", "violation_rate": null, "max": 0.05}},
+	}
+	codes_with(first_sampled("4000"), sampling_on) == {"data_manifest.safety_sampling_missing"}
+	nameless := testdata.with_content({"datasets": [object.union(
+		object.remove(testdata.manifest_content.datasets[0], ["name"]),
+		{"safety_sampling": {"sample_size": 1, "violation_rate": 0}},
+	)]})
+	vs_with(nameless, sampling_on) == {{
+		"code": "data_manifest.safety_sample_too_small",
+		"params": {"dataset": "(unnamed)", "sample_size": 1, "min": 4000},
+	}}
+}
+
+# Only the boolean true switches it on.
+test_safety_sampling_switch_is_exactly_true if {
+	codes_with(testdata.valid_input, settings({"require_safety_sampling": false})) == set()
+}

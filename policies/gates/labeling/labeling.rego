@@ -161,6 +161,37 @@ violations contains {"code": "labeling.implicit_disabled", "params": {"modalitie
 }
 
 # METADATA
+# title: Producer code not on record
+# description: >-
+#   Policy data requires the provider code that goes into the implicit label's
+#   ContentProducer field (GB 45438-2025), implicit labels are required for a
+#   generated modality, and the compliance.labeling.producer_code tag is
+#   absent or empty.
+# related_resources:
+#   - ref: https://www.cac.gov.cn/2025-03/14/c_1743654684782215.htm
+#     description: Measures for Labeling AI-Generated Synthetic Content
+#   - ref: https://std.samr.gov.cn/
+#     description: GB 45438-2025, labeling method for AI-generated synthetic content
+# custom:
+#   short_name: producer_code_missing
+#   failure_msg: "The tag compliance.labeling.producer_code is missing or empty; implicit labels (ContentProducer) are required for {modalities}"
+#   solution: >-
+#     Set compliance.labeling.producer_code to the provider name or code written
+#     into the implicit label's ContentProducer field.
+#   severity: high
+violations contains {"code": "labeling.producer_code_missing", "params": {"modalities": needing.implicit}} if {
+	lib.config.labeling.require_producer_code == true
+	needing.implicit != ""
+	not producer_code_on_record
+}
+
+# Anything but non-blank text (a forged number) is no code on record: fail closed.
+producer_code_on_record if {
+	is_string(labeling.producer_code)
+	trim_space(labeling.producer_code) != ""
+}
+
+# METADATA
 # title: Gate input or policy data ill-formed
 # description: >-
 #   A fact this gate reads, or its section of the policy data, is ill-typed,

@@ -89,7 +89,7 @@ test_required_labels_are_policy_data if {
 
 # A modality the policy data does not list needs both labels (fail closed).
 test_unlisted_modality_needs_both_labels if {
-	cfg := object.union(object.remove(testdata.config, ["labeling"]), {"labeling": {"required": {"text": []}}})
+	cfg := object.union(object.remove(testdata.config, ["labeling"]), {"labeling": {"required": {"text": []}, "require_producer_code": false}})
 	not cfg.labeling.required.video
 	codes_with(labels(false, false), cfg) == set()
 	codes_with(object.union(labels(false, false), {"facts": {"modalities": ["video"]}}), cfg) == {"labeling.explicit_disabled", "labeling.implicit_disabled"}
@@ -130,4 +130,36 @@ test_ill_typed_requirements_need_both_labels if {
 		"labeling.explicit_disabled",
 		"labeling.implicit_disabled",
 	}
+}
+
+# ------------------------------------------------------------------- producer code (GB 45438-2025)
+
+producer_code_on := testdata.config_with({"labeling": {"require_producer_code": true}})
+
+with_code(code) := testdata.with_facts({"labeling": {"producer_code": code}})
+
+test_producer_code_not_required_by_default if {
+	codes(with_code(null)) == set()
+}
+
+test_producer_code_missing if {
+	vs := labeling.violations with input as with_code(null) with data.mlgate.config as producer_code_on
+	vs == {{"code": "labeling.producer_code_missing", "params": {"modalities": "text"}}}
+	codes_with(with_code(""), producer_code_on) == {"labeling.producer_code_missing"}
+	codes_with(with_code("  "), producer_code_on) == {"labeling.producer_code_missing"}
+	codes_with(with_code(12345), producer_code_on) == {"labeling.producer_code_missing"}
+	codes_with(testdata.valid_input, producer_code_on) == {"labeling.producer_code_missing"}
+}
+
+test_producer_code_present_passes if {
+	codes_with(with_code("PROVIDER-0001"), producer_code_on) == set()
+}
+
+# No modality of the version needs implicit labels: no code is needed.
+test_producer_code_only_where_implicit_labels_are_required if {
+	cfg := testdata.config_with({"labeling": {"require_producer_code": true, "required": {"text": ["explicit"]}}})
+	codes_with(with_code(null), cfg) == set()
+	image := object.union(with_code(null), {"facts": {"modalities": ["text", "image"]}})
+	vs := labeling.violations with input as image with data.mlgate.config as cfg
+	vs == {{"code": "labeling.producer_code_missing", "params": {"modalities": "image"}}}
 }
