@@ -204,7 +204,12 @@ def test_verify_fails_on_a_failing_rego_test_and_on_lint(policies: Path) -> None
         "package extra_test\n\ntest_fails if 1 == 2\n"
     )
     gate = policies / "gates" / "filing" / "filing.rego"
-    gate.write_text(gate.read_text().replace("failure_msg:", "failure_mesg:", 1))
+    # A violation's METADATA without its failure_msg (a package's needs none).
+    text = gate.read_text()
+    broken = text.replace("#   failure_msg: The tag compliance.filing.status is missing",
+                          "#   failure_mesg: The tag compliance.filing.status is missing", 1)
+    assert broken != text
+    gate.write_text(broken)
     run = mlgate("policy", "verify", "--policies", str(policies))
     assert run.exit_code == 1, run.stdout + run.stderr
     assert "FAIL lib/extra_test.rego: data.extra_test.test_fails" in run.stdout

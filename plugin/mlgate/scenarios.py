@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .engine.base import Engine
     from .models import Decision, EngineName, GateInput
     from .policy import PolicySet
+    from .tags import TagDeclarations
 
 BASE_FILE = "base.json"
 SCENARIO_FILE = "scenario.json"
@@ -180,16 +181,32 @@ def materialise(
     return resolved
 
 
-def gate_input(base: dict[str, Any], scenario: Scenario, now: datetime | None = None) -> GateInput:
+def gate_input(
+    base: dict[str, Any],
+    scenario: Scenario,
+    now: datetime | None = None,
+    declarations: TagDeclarations | None = None,
+) -> GateInput:
+    """The case's gate input at ``now``; its facts checked against ``declarations`` (the
+    policy set's tag declarations; default the bundled ones), as ``check --input`` does."""
     from pydantic import ValidationError
 
     from .models import GateInput
+    from .tags import facts_model
 
+    if declarations is None:
+        from .policy import bundled_declarations
+
+        declarations = bundled_declarations()
+    where: tuple[str, ...] = ()
     try:
-        return GateInput.model_validate(materialise(base, scenario, now))
+        document = GateInput.model_validate(materialise(base, scenario, now))
+        where = ("facts",)
+        facts_model(declarations).model_validate(document.facts, strict=True)
+        return document
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in (*where, *err["loc"]))
         raise InputError(f"scenario {scenario.name}: field {loc}: {err['msg']}") from exc
 
 
@@ -260,7 +277,8 @@ def decide(
     from .gate import decide_input
 
     effective = policy_set_for(policy_set, scenario)
-    return decide_input(gate_input(base, scenario, now), engines.get(effective), effective)
+    document = gate_input(base, scenario, now, effective.tag_declarations)
+    return decide_input(document, engines.get(effective), effective)
 
 
 @dataclass(frozen=True)
