@@ -48,6 +48,21 @@ def _embedded() -> tuple[Any, Any]:
     return load_engine(None, EngineChoice.embedded, None, None, 5.0)
 
 
+# The five gates of the first wave: on by default. Every other shipped gate (contract
+# section 7) is switched off by default and so ``not_applicable`` in a default decision.
+FIRST_WAVE = ("scope", "filing", "assessment", "labeling", "data_manifest")
+
+
+def shipped_gate_ids() -> tuple[str, ...]:
+    """The shipped policy set's gates, in ``required_gates`` order."""
+    return tuple(_embedded()[0].gate_ids)
+
+
+def switched_off_by_default() -> dict[str, str]:
+    """``{gate: "not_applicable"}`` for each shipped gate beyond the first five."""
+    return {g: "not_applicable" for g in shipped_gate_ids() if g not in FIRST_WAVE}
+
+
 def decide(
     example: str,
     *,

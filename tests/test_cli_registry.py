@@ -19,7 +19,7 @@ from fixtures_mlflow import (
     example_manifest,
     out_of_scope_tags,
 )
-from helpers import Run, mlgate
+from helpers import FIRST_WAVE, Run, mlgate, switched_off_by_default
 from mlgate.cli import EngineChoice, load_engine
 from mlgate.decisionlog import DecisionLog
 from mlgate.errors import EvidenceChangedError
@@ -75,7 +75,12 @@ def test_check_allowed(registry: RegistryHelper, source: SourceKind) -> None:
     allowed_version(registry, source=source)
     run = mlgate("check", "chat", "1", *registry.args)
     assert run.exit_code == 0, run.stderr
-    assert run.stdout.startswith("chat v1 -> production: ALLOWED: every gate passed\n")
+    # The gates switched off by default do not apply: the verdict says so.
+    assert run.stdout.startswith(
+        "chat v1 -> production: ALLOWED: every gate passed or does not apply\n")
+    statuses = {g["id"]: g["status"] for g in mlgate(
+        "check", "chat", "1", *registry.args, "-f", "json").json()["gates"]}
+    assert statuses == {**{g: "pass" for g in FIRST_WAVE}, **switched_off_by_default()}
 
 
 def test_check_blocked_names_the_failing_codes(registry: RegistryHelper) -> None:
@@ -102,6 +107,7 @@ def test_check_out_of_scope_is_allowed(registry: RegistryHelper) -> None:
         "assessment": "not_applicable",
         "labeling": "not_applicable",
         "data_manifest": "not_applicable",
+        **switched_off_by_default(),
     }
 
 

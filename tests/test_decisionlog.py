@@ -26,6 +26,7 @@ from mlgate.decisionlog import (
     default_log_url,
 )
 from mlgate.jsondoc import canonical
+from mlgate.logtable import decisions_table
 from mlgate.models import Decision, GateInput
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]  # as fixtures_server.BACKENDS
@@ -326,6 +327,38 @@ def test_concurrent_appends_from_threads_each_land_once(log_url: str) -> None:
         logged = _ids(log.entries(limit=1000))
     assert len(logged) == threads_n * per_thread
     assert sorted(logged) == sorted(i for mine in ids for i in mine)
+
+
+def test_a_table_created_by_another_process_mid_setup_still_gets_the_chain(
+    tmp_path: Any,
+) -> None:
+    """The race behind a CI failure, forced: another process creates the decisions table
+    between our check and our CREATE. The CREATE fails with "already exists" before the
+    chain head table is made; the log must still end up with both (it checked the first
+    table only, and the append then failed on the missing chain table)."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    other = sa.create_engine(url)
+
+    fired: list[bool] = []
+
+    def another_process_creates_it(target: sa.Table, connection: Any, **_: Any) -> None:
+        if fired:
+            return
+        fired.append(True)
+        with other.begin() as conn:  # a separate connection: what another process does
+            decisions_table.create(conn)
+
+    sa.event.listen(decisions_table, "before_create", another_process_creates_it)
+    try:
+        with DecisionLog(url) as log:
+            decision, gate_input = decide("blocked")
+            log.append(decision, gate_input, actor="ci", source="cli")
+            assert _ids(log.entries()) == [decision.decision_id]
+            assert log.verify_chain().intact
+    finally:
+        sa.event.remove(decisions_table, "before_create", another_process_creates_it)
+        other.dispose()
+    assert fired
 
 
 # --------------------------------------------------------------------------- errors

@@ -34,8 +34,25 @@ def shipped() -> PolicySet:
     return load_policy_dir(POLICIES)
 
 
+@cache
+def every_duty_on() -> PolicySet:
+    """The shipped policies with the duties that are off by default switched on, where the
+    base document carries their facts: a fact read by no gate could be forged freely."""
+    data = copy.deepcopy(shipped().data)
+    config = data["mlgate"]["config"]
+    config["service"]["required"] = True
+    config["labeling"]["require_producer_code"] = True
+    return dataclasses.replace(shipped(), data=data)
+
+
 def allowed_input() -> dict[str, Any]:
-    return json.loads((EXAMPLES / "gate_input_allowed.json").read_text(encoding="utf-8"))
+    """The allowed example with every free-text fact on record: a null there would make
+    any string a legal value (a reference set), not a forgery of its type."""
+    document = json.loads((EXAMPLES / "gate_input_allowed.json").read_text(encoding="utf-8"))
+    facts = document["facts"]
+    facts["labeling"]["producer_code"] = "PROVIDER-0001"
+    facts["service"] = {name: f"https://example.cn/service/{name}" for name in facts["service"]}
+    return document
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -109,6 +126,8 @@ def test_the_unforged_input_is_allowed_by_both_engines() -> None:
     try:
         for engine in (EmbeddedEngine(shipped()), opa):
             assert _allows(_decide(engine, allowed_input()))
+        on = EmbeddedEngine(every_duty_on())
+        assert _allows(_decide(on, allowed_input()))
     finally:
         opa.close()
 
@@ -117,7 +136,7 @@ def test_forged_inputs_block_alike_on_both_engines() -> None:
     require_opa_golib()
     from mlgate.engine.golib import GolibEngine
 
-    regorus, opa = EmbeddedEngine(shipped()), GolibEngine(shipped())
+    regorus, opa = EmbeddedEngine(every_duty_on()), GolibEngine(every_duty_on())
     problems: list[str] = []
     try:
         for label, document in forged_documents():
@@ -133,7 +152,7 @@ def test_forged_inputs_block_alike_on_both_engines() -> None:
 
 
 @pytest.mark.parametrize(
-    "section", ["scope", "filing", "assessment", "labeling", "data_manifest"]
+    "section", [g for g in shipped().gate_ids if g in shipped().data["mlgate"]["config"]]
 )
 def test_missing_policy_data_section_blocks_alike(section: str) -> None:
     require_opa_golib()
@@ -149,3 +168,29 @@ def test_missing_policy_data_section_blocks_alike(section: str) -> None:
         opa.close()
     assert not _allows(by_regorus) and not _allows(by_opa)
     assert by_regorus == by_opa
+
+
+@pytest.mark.parametrize(
+    "path", [("service",), ("service", "minors"), ("labeling", "producer_code")]
+)
+def test_facts_of_a_switched_off_duty_cannot_be_dropped(path: tuple[str, ...]) -> None:
+    """Under the shipped data the service gate and the producer code are off, yet a
+    document without their facts is not one mlgate writes: it blocks on both engines."""
+    require_opa_golib()
+    from mlgate.engine.golib import GolibEngine
+
+    document = allowed_input()
+    holder = document["facts"]
+    for part in path[:-1]:
+        holder = holder[part]
+    del holder[path[-1]]
+    regorus, opa = EmbeddedEngine(shipped()), GolibEngine(shipped())
+    try:
+        assert _allows(_decide(regorus, allowed_input()))
+        by_regorus, by_opa = _decide(regorus, document), _decide(opa, document)
+    finally:
+        opa.close()
+    assert not _allows(by_regorus) and by_regorus == by_opa
+    gate = path[0]
+    failing = json.loads(by_regorus)["gates"]
+    assert f"{gate}.input_invalid" in json.dumps(failing)

@@ -26,7 +26,7 @@ from mlgate.facts import DIGEST_TAG, sha256_hex
 from mlgate.gate_input import Evidence
 from mlgate.models import Decision
 from mlgate.output import github, markdown, table
-from mlgate.output.common import count_line, verdict, would_block_under_deny
+from mlgate.output.common import count_line, verdict, verdict_reason, would_block_under_deny
 from mlgate.output.log import render_table
 from mlgate.registry.app import to_row
 
@@ -63,8 +63,9 @@ def _decide(case: str) -> tuple[Decision, Any]:
 # violations, the log's verdict word and failing-gate label, the page's word and class.
 WORDING: dict[str, dict[str, Any]] = {
     "allowed": {
-        "table": "chat v1 -> production: ALLOWED: every gate passed",
-        "markdown": "ALLOWED: every gate passed",
+        # The gates switched off by default (contract section 7) do not apply.
+        "table": "chat v1 -> production: ALLOWED: every gate passed or does not apply",
+        "markdown": "ALLOWED: every gate passed or does not apply",
         "github": set(),
         "log": ("ALLOWED", None),
         "page": ("allowed", "allowed"),
@@ -180,3 +181,17 @@ def test_the_outcome_follows_the_contract_for_any_statuses(
     line = count_line(decisions)
     assert f": {blocked} blocked, {len(decisions) - blocked} allowed" in line
     assert ("would be blocked under deny" in line) is ("warn" in expected)
+
+
+@pytest.mark.parametrize(("statuses", "reason"), [
+    (["pass"] * 5, ": every gate passed"),
+    (["pass"] * 4 + ["not_applicable"], ": every gate passed or does not apply"),
+    (["pass"] * 4 + ["waived"], ": every gate passed or was waived"),
+    (["pass", "pass", "pass", "waived", "not_applicable"],
+     ": every gate passed, was waived or does not apply"),
+    (["pass"] * 4 + ["fail"], " (enforcement deny)"),
+])
+def test_the_allowed_wording_names_each_kind_of_gate_that_let_it_through(
+    statuses: list[str], reason: str
+) -> None:
+    assert verdict_reason(_decision(statuses, "deny", True)) == reason

@@ -35,7 +35,7 @@ from .logentry import as_utc
 from .logentry import current_state as current_state
 from .logentry import rfc3339 as rfc3339
 from .logsign import sign, signing_key, verify_key
-from .logtable import TABLE_NAME, decisions_table, metadata
+from .logtable import decisions_table, metadata
 from .models import Decision, GateInput
 from .runner import serialise
 from .uris import backend_of, mask_password, sqlite_path, strip_prefix, with_installed_driver
@@ -47,6 +47,8 @@ SQLITE_BUSY_TIMEOUT = 30.0
 # drivers known to take a ``connect_timeout`` argument.
 CONNECT_TIMEOUT = 10
 _TIMEOUT_DRIVERS = frozenset({"psycopg2", "pymysql", "mysqldb"})
+# Tries of CREATE TABLE when other processes create the log's tables at the same time.
+_CREATE_ATTEMPTS = 5
 
 mask_url = mask_password  # the name callers used before mlgate.uris (still imported)
 
@@ -158,23 +160,31 @@ class DecisionLog:
             ) from exc
 
     def _create_tables(self) -> None:
+        """Create the log's tables, racing other processes that create them too.
+
+        ``create_all`` checks each table and then creates it; another process can create
+        one in between, which fails the whole call with "already exists" *before* the
+        tables after it (the chain head) exist. Retried until every table is there: a
+        check of the first table alone let a writer go on without the chain.
+        """
+        first_error: sa.exc.DBAPIError | None = None
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(self._engine, checkfirst=True)
+                return
+            except sa.exc.DBAPIError as exc:
+                first_error = first_error or exc
         try:
-            metadata.create_all(self._engine, checkfirst=True)
-            return
-        except sa.exc.DBAPIError as exc:
-            # Another process may have created it between our check and our CREATE
-            # ("already exists", or a unique violation in PostgreSQL's catalog).
-            first_error = exc
-        try:
-            exists = sa.inspect(self._engine).has_table(TABLE_NAME)
+            inspector = sa.inspect(self._engine)
+            missing = [t for t in metadata.tables if not inspector.has_table(t)]
         except sa.exc.SQLAlchemyError as exc:
             raise DecisionLogError(
                 f"decision log {self.masked_url}: cannot connect: {_reason(exc)}"
             ) from exc
-        if not exists:
+        if missing:
             raise DecisionLogError(
-                f"decision log {self.masked_url}: cannot create table {TABLE_NAME}: "
-                f"{_reason(first_error)}"
+                f"decision log {self.masked_url}: cannot create table {missing[0]}: "
+                f"{_reason(first_error or Exception('unknown error'))}"
             ) from first_error
 
     def close(self) -> None:

@@ -26,6 +26,14 @@ config := {
 		"code": ["explicit", "implicit"],
 	},
 	"require_producer_code": false},
+	"service": {
+		"required": false,
+		"user_agreement": true,
+		"minors": true,
+		"user_data": true,
+		"content_handling": true,
+		"complaints": true,
+	},
 	"data_manifest": {
 		"min_datasets": 1,
 		"require_legitimate_source": true,
@@ -112,7 +120,14 @@ valid_input := {
 			"date_ns": 1780272000000000000,
 			"report": "s3://compliance/reports/chatbot-v3.pdf",
 		},
-		"labeling": {"explicit": true, "implicit": true},
+		"labeling": {"explicit": true, "implicit": true, "producer_code": null},
+		"service": {
+			"user_agreement": null,
+			"minors": null,
+			"user_data": null,
+			"content_handling": null,
+			"complaints": null,
+		},
 		"errors": [],
 	},
 	"tags": {

@@ -60,6 +60,8 @@ wellformed_at_a_glance if {
 	count({m | some m in f.modalities} - modalities_known) == 0
 	f.labeling.explicit in {null, true, false}
 	f.labeling.implicit in {null, true, false}
+	type_name(f.labeling.producer_code) in {"null", "string"}
+	count([n | some n in service_obligations; type_name(f.service[n]) in {"null", "string"}]) == 5
 	f.errors == []
 	now_ns := input.now_ns
 	is_number(now_ns)
@@ -91,6 +93,7 @@ wellformed_at_a_glance if {
 	c.assessment.max_age_days == floor(c.assessment.max_age_days)
 	c.assessment.max_age_days >= 1
 	is_boolean(c.labeling.require_producer_code)
+	count([k | some k in service_switches; is_boolean(c.service[k])]) == 6
 	required := c.labeling.required
 	is_object(required)
 	count([x |
@@ -119,6 +122,11 @@ wellformed_at_a_glance if {
 }
 
 upper_letters := "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# The service gate's facts (one reference per obligation) and settings.
+service_obligations := ["user_agreement", "minors", "user_data", "content_handling", "complaints"]
+
+service_switches := array.concat(["required"], service_obligations)
 
 lower_hex := "0123456789abcdef"
 
@@ -296,6 +304,21 @@ malformed contains ["labeling", field] if {
 
 label_wellformed(label) if nullable_boolean(facts.labeling[label])
 
+# The provider code is text or null, whether or not the policy data requires it:
+# an absent key is a document mlgate never writes.
+malformed contains ["labeling", "facts.labeling.producer_code"] if not producer_code_wellformed
+
+producer_code_wellformed if nullable_string(facts.labeling.producer_code)
+
+# Each obligation's reference is text or null, present even while the gate is
+# switched off: a document without them is not one mlgate wrote (fail closed).
+malformed contains ["service", concat(".", ["facts.service", name])] if {
+	some name in service_obligations
+	not service_fact_wellformed(name)
+}
+
+service_fact_wellformed(name) if nullable_string(facts.service[name])
+
 # ------------------------------------------------------------------- manifest
 
 malformed contains ["data_manifest", concat(".", ["manifest", field])] if {
@@ -421,6 +444,12 @@ data_manifest_config_wellformed if {
 	is_number(settings.max_violation_rate)
 	settings.max_violation_rate >= 0
 	settings.max_violation_rate <= 1
+}
+
+malformed contains ["service", "data.mlgate.config.service"] if not service_config_wellformed
+
+service_config_wellformed if {
+	count([k | some k in service_switches; is_boolean(config.service[k])]) == count(service_switches)
 }
 
 # The protected targets: without them every target would read as unprotected.

@@ -147,8 +147,16 @@ test_producer_code_missing if {
 	vs == {{"code": "labeling.producer_code_missing", "params": {"modalities": "text"}}}
 	codes_with(with_code(""), producer_code_on) == {"labeling.producer_code_missing"}
 	codes_with(with_code("  "), producer_code_on) == {"labeling.producer_code_missing"}
-	codes_with(with_code(12345), producer_code_on) == {"labeling.producer_code_missing"}
 	codes_with(testdata.valid_input, producer_code_on) == {"labeling.producer_code_missing"}
+}
+
+# A code that is not text, or no key at all, is an ill-formed document whether
+# or not the code is required (mlgate writes text or null).
+test_producer_code_ill_formed if {
+	codes_with(with_code(12345), producer_code_on) == {"labeling.producer_code_missing", "labeling.input_invalid"}
+	codes_with(with_code(12345), testdata.config) == {"labeling.input_invalid"}
+	absent := json.remove(testdata.valid_input, ["facts/labeling/producer_code"])
+	codes_with(absent, testdata.config) == {"labeling.input_invalid"}
 }
 
 test_producer_code_present_passes if {

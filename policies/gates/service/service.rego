@@ -38,13 +38,23 @@ default applies := false
 
 applies if {
 	lib.gates_apply
-	object.get(lib.config, ["service", "required"], false) != false
+	switched_on
 }
+
+switched_on if object.get(lib.config, ["service", "required"], false) != false
+
+# Ill-formed facts or settings: the gate applies, whatever scope or its switch
+# says, and fails (a forged document cannot drop the obligations it would owe).
+applies if data.mlgate.wellformed.malformed_text.service
 
 obligations := ["user_agreement", "minors", "user_data", "content_handling", "complaints"]
 
-# An obligation is required unless its switch is explicitly false.
-obligation_on(name) if object.get(lib.config, ["service", name], true) != false
+# An obligation is required, while the gate is on, unless its switch is
+# explicitly false.
+obligation_on(name) if {
+	switched_on
+	object.get(lib.config, ["service", name], true) != false
+}
 
 # A reference on record: non-blank text. Anything else (absent, null, a number
 # in a forged document) is missing.
@@ -151,6 +161,26 @@ violations contains {"code": "service.reference_invalid", "params": params} if {
 	some err in lib.fact_errors
 	err.tag == tag
 	params := {"tag": tag, "value": err.value, "expected": err.expected}
+}
+
+# METADATA
+# title: Gate input or policy data ill-formed
+# description: >-
+#   A fact this gate reads (facts.service, present even while the gate is
+#   switched off), or its section of the policy data, is ill-typed or absent
+#   (see policies/lib/wellformed.rego): not what mlgate builds. The gate cannot
+#   decide on it, so it fails; no waiver covers this.
+# custom:
+#   short_name: input_invalid
+#   failure_msg: "The gate cannot decide on ill-formed input: {fields}"
+#   solution: >-
+#     Evaluate with mlgate (check, promote), which builds the gate input from the
+#     registry; a client of an OPA server must send the document mlgate would
+#     (schemas/gate_input.schema.json), and the server must hold the complete
+#     policy data (mlgate policy push).
+#   severity: critical
+violations contains {"code": "service.input_invalid", "params": {"fields": fields}} if {
+	fields := data.mlgate.wellformed.malformed_text.service
 }
 
 result := lib.gate_result(applies, violations)

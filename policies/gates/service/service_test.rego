@@ -39,10 +39,42 @@ test_everything_on_record_passes if {
 # Each obligation is triggered alone by its missing reference, and cleared by it.
 test_each_obligation_missing_alone if {
 	every name in obligations {
-		every value in [null, "", "   ", 7, ["x"]] {
+		every value in [null, "", "   "] {
 			codes_with(with_reference(name, value), required) == {concat("", ["service.", name, "_missing"])}
 		}
 	}
+}
+
+# A reference that is not text (a forged document) is no reference, and the
+# document is ill-formed besides.
+test_a_reference_that_is_not_text_is_missing_and_ill_formed if {
+	every name in obligations {
+		every value in [7, ["x"], true, {"uri": "x"}] {
+			codes_with(with_reference(name, value), required) == {
+				concat("", ["service.", name, "_missing"]),
+				"service.input_invalid",
+			}
+		}
+	}
+}
+
+# The facts must be there even while the gate is off or the version out of
+# scope: a document without them is not one mlgate wrote, and a gate that is
+# off today is on tomorrow. Cleared by the document mlgate writes (nulls).
+test_absent_or_ill_typed_facts_fail_the_switched_off_gate if {
+	every doc in [
+		json.remove(testdata.valid_input, ["facts/service"]),
+		json.remove(testdata.valid_input, ["facts/service/minors"]),
+		testdata.with_facts({"service": {"complaints": 1}}),
+		json.patch(testdata.valid_input, [{"op": "replace", "path": "/facts/service", "value": "none"}]),
+		json.remove(testdata.out_of_scope, ["facts/service"]),
+	] {
+		r := result_with(doc, testdata.config)
+		r.status == "fail"
+		{v.code | some v in r.violations} == {"service.input_invalid"}
+	}
+	result_with(testdata.valid_input, testdata.config).status == "not_applicable"
+	result_with(testdata.out_of_scope, testdata.config).status == "not_applicable"
 }
 
 test_each_obligation_switch_off_clears_it if {
@@ -56,9 +88,23 @@ test_each_obligation_switch_off_clears_it if {
 # A switch that is not false (absent, or a "yes" in hand-written data) keeps the
 # obligation: fail closed.
 test_switch_other_than_false_keeps_the_obligation if {
-	every value in [true, "no", null, 0] {
-		cfg := testdata.config_with({"service": {"required": true, "minors": value}})
-		codes_with(with_reference("minors", null), cfg) == {"service.minors_missing"}
+	cfg := testdata.config_with({"service": {"required": true, "minors": true}})
+	codes_with(with_reference("minors", null), cfg) == {"service.minors_missing"}
+	every value in ["no", null, 0] {
+		bad := testdata.config_with({"service": {"required": true, "minors": value}})
+		codes_with(with_reference("minors", null), bad) == {"service.minors_missing", "service.input_invalid"}
+	}
+}
+
+# Settings that are absent or not booleans fail the gate, even while it is off.
+test_ill_formed_settings_fail_the_gate if {
+	every cfg in [
+		json.remove(testdata.config, ["service"]),
+		json.remove(testdata.config, ["service/complaints"]),
+		testdata.config_with({"service": {"user_data": "false"}}),
+	] {
+		"service.input_invalid" in codes_with(on_record, cfg)
+		result_with(on_record, cfg).status == "fail"
 	}
 }
 
