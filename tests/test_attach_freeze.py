@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from fixtures_mlflow import compliant_tags, example_manifest
-from fixtures_server import GatedServer, ServerPool, server_for
+from fixtures_server import GatedServer
 from helpers import mlgate
 
 
 @pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
-    return server_for(request, gated_servers, "sqlite")
+def server(sqlite_server: GatedServer) -> GatedServer:
+    return sqlite_server
 
 
 def test_attach_on_a_frozen_version_writes_nothing_and_the_fix_works(

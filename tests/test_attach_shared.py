@@ -16,7 +16,7 @@ import pytest
 from mlflow.entities.model_registry import ModelVersion
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest, global_mlflow_uri
-from fixtures_server import GatedServer, ServerPool, server_for
+from fixtures_server import GatedServer
 from helpers import mlgate, one_error_line
 
 CHANGED = {**example_manifest(), "quality_measures": ["deduplication", "a new filter"]}
@@ -125,8 +125,8 @@ def test_versions_with_their_own_artifacts_are_not_affected(registry: RegistryHe
 
 
 @pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
-    return server_for(request, gated_servers, "sqlite")
+def server(sqlite_server: GatedServer) -> GatedServer:
+    return sqlite_server
 
 
 def test_refused_through_a_tracking_server(
