@@ -110,7 +110,8 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     impure builtins (http.send, time.now_ns, rand.*, ...): a decision must replay from its
     logged input; calls to unknown functions or ones the embedded engine lacks. A gate package not
     wired in main.rego's required_gates, a wired id without its package, a duplicate or
-    malformed id is an error (exit 2) naming both places. When
+    malformed id is an error (exit 2) naming both places; so is a gate's policy data
+    (gates/<gate>/data.schema.json) while no gate of that id is wired. When
     OPA's Go library is installed (opa-golib-python-bindings), OPA's compiler and type
     checker judge the set too, each error with file:line. A finding of severity error
     makes the policies bad, a command error: exit 2 (warnings alone exit 0).
