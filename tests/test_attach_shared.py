@@ -124,16 +124,11 @@ def test_versions_with_their_own_artifacts_are_not_affected(registry: RegistryHe
     assert json.loads(registry.download_manifest("chat", "1")) == example_manifest()
 
 
-@pytest.fixture(scope="module")
-def server(sqlite_server: GatedServer) -> GatedServer:
-    return sqlite_server
-
-
 def test_refused_through_a_tracking_server(
-    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    helper = server.helper(tmp_path)
+    helper = sqlite_server.helper(tmp_path)
     # Without an alias: the server refuses any artifact write under a version holding
     # production itself (test_attach_freeze.py), even of the same bytes.
     refused(helper, helper.unique("chat"), production=False)
