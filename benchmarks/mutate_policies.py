@@ -41,7 +41,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -256,37 +256,22 @@ def data_mutants(path: str, text: str) -> list[Mutant]:
 
 
 @dataclass
-class Scenario:
-    name: str
-    case: Any  # mlgate.scenarios.Scenario
+class Corpus:
+    """The conformance corpus as :mod:`mlgate.scenarios` reads it: base and cases."""
+
     base: dict[str, Any]  # the corpus's base.json
-    want: dict[str, Any]
+    cases: list[Any]  # mlgate.scenarios.Scenario
 
 
 # The corpus decides the same at any moment; a fixed one keeps runs reproducible.
 CORPUS_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def load_corpus(directory: Path) -> list[Scenario]:
+def load_corpus(directory: Path) -> Corpus:
     from mlgate.scenarios import load_base
     from mlgate.scenarios import load_corpus as read_corpus
 
-    base = load_base(directory)
-    return [Scenario(c.name, c, base, c.expected or {}) for c in read_corpus(directory)]
-
-
-def essentials(decision: Any) -> dict[str, Any]:
-    """What a conformance case pins (policies/scenarios/README.md)."""
-    return {
-        "allowed": decision.allowed,
-        "in_scope": decision.in_scope,
-        "enforcement": decision.enforcement,
-        "gates": {
-            g.id: {"status": g.status, "codes": sorted(v.code for v in g.violations)}
-            for g in decision.gates
-        },
-        "waivers_applied": decision.waivers_applied,
-    }
+    return Corpus(load_base(directory), read_corpus(directory))
 
 
 class _Compiled:
@@ -334,7 +319,7 @@ def load_pins(path: Path) -> Callable[[dict[str, Any]], list[str]]:
 class Oracles:
     root: str
     files: dict[str, str]  # the unmutated policy set, relative path -> text
-    corpus: list[Scenario] = field(default_factory=list)
+    corpus: Corpus | None = None
     pins: Callable[[dict[str, Any]], list[str]] | None = None
 
     def judge(self, mutant: Mutant) -> tuple[str, str]:
@@ -365,18 +350,19 @@ class Oracles:
 
     def _corpus(self, policy_set: Any, engine: Any) -> str:
         from mlgate.engine.embedded import EmbeddedEngine
-        from mlgate.scenarios import EnginePool, decide
+        from mlgate.scenarios import EnginePool, decide, essentials, pinned
 
+        if self.corpus is None:
+            return ""
         compiled = _Compiled(engine)
         # A case with its own policy data is decided by an engine compiled for that data.
         pool = EnginePool(lambda ps: compiled if ps is policy_set else EmbeddedEngine(ps))
-        for case in self.corpus:
+        for case in self.corpus.cases:
             try:
-                decision = decide(case.base, case.case, policy_set, pool, CORPUS_NOW)
+                decision = decide(self.corpus.base, case, policy_set, pool, CORPUS_NOW)
             except Exception as exc:  # noqa: BLE001 - any failure to decide is a kill
                 return f"scenario {case.name} ({type(exc).__name__})"
-            got = essentials(decision)
-            if got != {key: case.want[key] for key in got}:
+            if essentials(decision) != pinned(case.expected or {}):
                 return f"scenario {case.name}"
         return ""
 
@@ -560,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     oracles = Oracles(
         str(args.policies),
         files,
-        corpus=load_corpus(args.corpus) if args.corpus else [],
+        corpus=load_corpus(args.corpus) if args.corpus else None,
         pins=load_pins(args.pins) if args.pins else None,
     )
     equivalents = load_equivalents(args.equivalents)

@@ -329,6 +329,12 @@ def server_for(
     return pool.get(backend, variant, database_url=base)
 
 
+@pytest.fixture(scope="module")
+def sqlite_server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
+    """The pool's gated server on SQLite (the tests that need no other backend)."""
+    return server_for(request, gated_servers, "sqlite")
+
+
 @pytest.fixture(scope="session")
 def gated_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPool]:
     pool = ServerPool(tmp_path_factory)

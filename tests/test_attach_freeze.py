@@ -14,27 +14,22 @@ from pathlib import Path
 import pytest
 
 from fixtures_mlflow import compliant_tags, example_manifest
-from fixtures_server import GatedServer, ServerPool, server_for
+from fixtures_server import GatedServer
 from helpers import mlgate
 
 
-@pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
-    return server_for(request, gated_servers, "sqlite")
-
-
 def test_attach_on_a_frozen_version_writes_nothing_and_the_fix_works(
-    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    reg = server.helper(tmp_path)
+    reg = sqlite_server.helper(tmp_path)
     name = reg.unique("chat")
     mv = reg.create_version(name, compliant_tags(), manifest=example_manifest())
     reg.client.set_registered_model_alias(name, "production", mv.version)
     approved = reg.download_manifest(name, mv.version)
     changed = {**example_manifest(), "quality_measures": ["deduplication", "new filter"]}
     new_file = reg.write_file(changed)
-    where = ["--tracking-uri", server.url]
+    where = ["--tracking-uri", sqlite_server.url]
 
     run = mlgate("manifest", "attach", name, mv.version, str(new_file), *where)
 

@@ -16,7 +16,7 @@ import pytest
 from mlflow.entities.model_registry import ModelVersion
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest, global_mlflow_uri
-from fixtures_server import GatedServer, ServerPool, server_for
+from fixtures_server import GatedServer
 from helpers import mlgate, one_error_line
 
 CHANGED = {**example_manifest(), "quality_measures": ["deduplication", "a new filter"]}
@@ -124,16 +124,11 @@ def test_versions_with_their_own_artifacts_are_not_affected(registry: RegistryHe
     assert json.loads(registry.download_manifest("chat", "1")) == example_manifest()
 
 
-@pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
-    return server_for(request, gated_servers, "sqlite")
-
-
 def test_refused_through_a_tracking_server(
-    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    helper = server.helper(tmp_path)
+    helper = sqlite_server.helper(tmp_path)
     # Without an alias: the server refuses any artifact write under a version holding
     # production itself (test_attach_freeze.py), even of the same bytes.
     refused(helper, helper.unique("chat"), production=False)

@@ -82,7 +82,7 @@ def test_check_reports_parse_errors_with_file_and_line(policies: Path) -> None:
         (policies / "gates" / "scope" / "scope.rego").read_text() + "\nbroken if {\n"
     )
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert re.search(r"^gates/scope/scope\.rego:\d+: parse error: ", run.stdout, re.MULTILINE)
 
 
@@ -92,7 +92,7 @@ def test_check_reports_missing_metadata_fields(policies: Path) -> None:
         path.read_text().replace("#   solution: Set compliance.filing.id", "#   fix: x", 1)
     )
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert re.search(r"gates/filing/filing\.rego:\d+: METADATA is missing solution", run.stdout)
 
 
@@ -102,7 +102,7 @@ def test_check_reports_duplicate_codes(policies: Path) -> None:
         path.read_text().replace('"code": "filing.id_missing"', '"code": "filing.status_missing"')
     )
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert "duplicate code filing.status_missing" in run.stdout
     assert "short_name id_missing does not match code filing.status_missing" in run.stdout
 
@@ -115,7 +115,7 @@ def test_check_finds_unsupported_functions_even_behind_a_false_guard(policies: P
     )
     path.write_text(source)
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert re.search(r"scope\.rego:\d+: function http\.nope is not supported", run.stdout)
 
 
@@ -123,7 +123,7 @@ def test_check_reports_a_call_to_an_undefined_library_function(policies: Path) -
     path = policies / "gates" / "filing" / "filing.rego"
     path.write_text(path.read_text().replace("lib.gate_result(applies", "lib.gate_outcome(applies"))
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1 and "call to undefined function lib.gate_outcome" in run.stdout
+    assert run.exit_code == 2 and "call to undefined function lib.gate_outcome" in run.stdout
 
 
 # --------------------------------------------------------------------------- OPA
@@ -165,7 +165,7 @@ def test_check_reports_opas_type_error_with_file_and_line(policies: Path) -> Non
     path.write_text(source)
     line = source.splitlines().index("\tcount(1) > 0") + 1
     run = mlgate("policy", "check", "--policies", str(policies))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     want = f"gates/scope/scope.rego:{line}: OPA {golib.OPA_VERSION}: rego_type_error: count:"
     assert run.stdout.splitlines()[0].startswith(want), run.stdout
 

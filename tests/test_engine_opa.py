@@ -280,14 +280,12 @@ def test_push_sends_each_module_once_in_dependency_order(bundled_policy_set: Pol
 def test_push_retries_a_module_whose_dependency_it_could_not_see(
     fresh_opa_url: str, opa_token: str | None, bundled_policy_set: PolicySet
 ) -> None:
-    # data["..."] is a reference push_order does not read: "a" goes first, is refused
-    # (undefined function), and goes again after the module defining the function.
+    # A function of the same package defined in another file is no dependency push_order
+    # sees: "a" goes first, is refused (undefined function), and goes again after the
+    # module defining the function.
     modules = {
-        "mlgate_push_test/a.rego": (
-            'package mlgate_push_test.a\n\nimport data["mlgate_push_test"].lib as l\n\n'
-            "y := l.plus_one(1)\n"
-        ),
-        "mlgate_push_test/lib.rego": ("package mlgate_push_test.lib\n\nplus_one(x) := x + 1\n"),
+        "mlgate_push_test/a.rego": "package mlgate_push_test.a\n\ny := plus_one(1)\n",
+        "mlgate_push_test/lib.rego": "package mlgate_push_test.a\n\nplus_one(x) := x + 1\n",
     }
     pair = dataclasses.replace(bundled_policy_set, modules=modules, data={})
     assert push_order(modules) == sorted(modules)
@@ -335,6 +333,21 @@ def test_push_of_a_module_that_never_compiles_names_opas_error(
         (  # a module of the same package is no dependency
             {"p2.rego": "package p\n\nv := data.p.w\n", "p1.rego": "package p\n\nw := 1\n"},
             ["p1.rego", "p2.rego"],
+        ),
+        (  # a string index is read as a name (the AST, not the text)
+            {"a.rego": 'package a\n\nx := data["b"].y\n', "b.rego": "package b\n\ny := 1\n"},
+            ["b.rego", "a.rego"],
+        ),
+        (  # data.<pkg> in a comment or a string is no reference
+            {
+                "z.rego": 'package z\n\n# unlike data.a\nx := "data.a"\n',
+                "a.rego": "package a\n\ny := data.z.x\n",
+            },
+            ["z.rego", "a.rego"],
+        ),
+        (  # a module regorus cannot parse has no dependencies: OPA reports it on upload
+            {"a.rego": "package a\n\nx := data.b.y {\n", "b.rego": "package b\n\ny := 1\n"},
+            ["a.rego", "b.rego"],
         ),
     ],
 )

@@ -121,7 +121,7 @@ def test_policy_check_names_every_key_left_to_its_default(tmp_path: Path) -> Non
     del data["mlgate"]["config"]["assessment"]["max_age_days"]
     path.write_text(json.dumps(data))
     run = mlgate("policy", "check", "--policies", str(root))
-    assert run.exit_code == 1
+    assert run.exit_code == 2
     assert (
         'data.json:1: mlgate.config.scope is missing; the engines use the default '
         '{"public_audiences": ["public"], "regions": ["CN"]}: write it out in data.json'

@@ -23,21 +23,15 @@ from mlgate.cli import app
 from mlgate.decisionlog import DecisionLog, DecisionLogError
 from mlgate.logchain import CHAIN_FIELDS, GENESIS, row_sha256
 from mlgate.logtable import TABLE_NAME, chain_table, decisions_table
-from test_decisionlog import BACKENDS, _fresh_mysql, _fresh_postgres
+from test_decisionlog import log_url  # noqa: F401 - the fixture, shared
 
 ROWS = 5
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'decisions.db'}"
-    elif request.param == "postgresql":
-        yield from _fresh_postgres(request.getfixturevalue("postgres_url"))
-    elif request.param == "mysql":
-        yield from _fresh_mysql(request.getfixturevalue("mysql_url"))
-    else:
-        raise AssertionError(f"no database for backend {request.param!r}")
+@pytest.fixture
+def url(log_url: str) -> str:  # noqa: F811 - log_url is the imported fixture
+    """A fresh database on each backend, with no decision log in it yet."""
+    return log_url
 
 
 def _fill(url: str, count: int = ROWS) -> None:
@@ -126,6 +120,13 @@ def test_concurrent_writers_keep_one_chain(url: str) -> None:
     code, out = _verify(url)
     assert code == 0, out
     assert out.startswith("ok: 16 rows, chain intact")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = _rows(conn)
+    engine.dispose()
+    # Each append landed once: 16 distinct decisions, each writer's four actors four times.
+    assert len({r["decision_id"] for r in rows}) == 16
+    assert sorted(r["actor"] for r in rows) == sorted([f"user{i}" for i in range(4)] * 4)
 
 
 # --------------------------------------------------------------------------- tampering

@@ -21,7 +21,7 @@ import pytest
 from mlflow.exceptions import RestException
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
-from fixtures_server import GatedServer, ServerPool, server_for
+from fixtures_server import GatedServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TITLE = "mlgate decisions"
@@ -114,8 +114,8 @@ def get(url: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
-    return server_for(request, gated_servers, "sqlite")
+def server(sqlite_server: GatedServer) -> GatedServer:
+    return sqlite_server
 
 
 @pytest.fixture(scope="module")

@@ -182,6 +182,7 @@ def _config_findings(policy_set: PolicySet) -> list[Finding]:
     found = []
     for gate in missing_gates(policy_set):
         found.append(Finding(f"gates/{gate}", 1, f"gate {gate} is missing from the policy set"))
+    found += _unwired_data(policy_set)
     for path in missing_config_keys(policy_set):
         value = default_value(policy_set, path)
         found.append(
@@ -193,3 +194,37 @@ def _config_findings(policy_set: PolicySet) -> list[Finding]:
             )
         )
     return found
+
+
+def _unwired_data(policy_set: PolicySet) -> list[Finding]:
+    """A gate's policy data (its ``gates/<gate>/data.schema.json``, its section of
+    ``mlgate.config``) while no gate of that id is wired in ``required_gates``: nothing
+    decides with it, and a reader of data.json would think it does (switching a gate on
+    or off is its data's ``required``, not its absence from the list)."""
+    from .policydata import SCHEMA_FILE
+    from .policygates import LIST_RULE, declared_gates
+
+    wired = declared_gates(policy_set.modules, policy_set.root)
+    found = []
+    for path in sorted(policy_set.declaration_files):
+        parts = path.split("/")
+        if len(parts) != 3 or parts[0] != "gates" or parts[2] != SCHEMA_FILE:
+            continue
+        gate = parts[1]
+        if gate not in wired.ids:
+            where = "its section of data.json and " if gate in _config(policy_set) else ""
+            found.append(
+                Finding(
+                    path,
+                    1,
+                    f"policy data for gate '{gate}' ({where}{path}) but no gate '{gate}' is "
+                    f"wired in {LIST_RULE} ({wired.file}:{wired.line}): nothing decides with "
+                    "it; wire the gate or remove its data",
+                )
+            )
+    return found
+
+
+def _config(policy_set: PolicySet) -> dict[str, Any]:
+    config = policy_set.data_file.get("mlgate", {}).get("config", {})
+    return config if isinstance(config, dict) else {}

@@ -28,6 +28,17 @@ invalid_tags := {err.tag | some err in fact_errors}
 # True when the tag is present on the version but its value did not parse.
 tag_invalid(tag) if tag in invalid_tags
 
+# The values of the tag that did not parse (empty when it parsed or is absent):
+# a gate's <tag>_invalid rule reports each, `some value in lib.invalid_values(tag)`.
+invalid_values(tag) := {err.value | some err in fact_errors; err.tag == tag}
+
+# True when the fact read from the tag is null because the tag is absent, not
+# because its value did not parse (that is <tag>_invalid): a gate's <tag>_missing.
+tag_missing(tag, fact) if {
+	fact == null
+	not tag_invalid(tag)
+}
+
 # Decidable only on well-formed facts and settings (wellformed.rego): an
 # ill-typed audience or region list never decides "out of scope".
 scope_decidable if {

@@ -84,6 +84,20 @@ test_tag_invalid_only_for_the_failed_tag if {
 	not lib.tag_invalid("compliance.audience") with input as testdata.valid_input
 }
 
+test_invalid_values_lists_the_failed_tags_values_only if {
+	doc := testdata.invalid_tag("compliance.audience", "everyone", {"audience": null})
+	lib.invalid_values("compliance.audience") == {"everyone"} with input as doc
+	lib.invalid_values("compliance.regions") == set() with input as doc
+	lib.invalid_values("compliance.audience") == set() with input as testdata.valid_input
+}
+
+test_tag_missing_when_null_and_not_invalid if {
+	doc := testdata.invalid_tag("compliance.audience", "everyone", {"audience": null})
+	not lib.tag_missing("compliance.audience", null) with input as doc
+	lib.tag_missing("compliance.regions", null) with input as doc
+	not lib.tag_missing("compliance.regions", input.facts.regions) with input as testdata.valid_input
+}
+
 test_violation_carries_code_and_params if {
 	lib.violation("filing.id_missing", {"a": 1}) == {"code": "filing.id_missing", "params": {"a": 1}}
 }

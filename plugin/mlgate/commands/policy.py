@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import EXIT_ALLOWED, EXIT_BLOCKED, guarded, policy_app
+from .common import EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR, guarded, policy_app
 from .options import EngineChoice, OpaTimeoutOpt, OpaTokenOpt, OpaUrlOpt, PoliciesOpt, seconds
 
 
@@ -110,10 +110,11 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     impure builtins (http.send, time.now_ns, rand.*, ...): a decision must replay from its
     logged input; calls to unknown functions or ones the embedded engine lacks. A gate package not
     wired in main.rego's required_gates, a wired id without its package, a duplicate or
-    malformed id is an error (exit 2) naming both places. When
+    malformed id is an error (exit 2) naming both places; so is a gate's policy data
+    (gates/<gate>/data.schema.json) while no gate of that id is wired. When
     OPA's Go library is installed (opa-golib-python-bindings), OPA's compiler and type
-    checker judge the set too, each error with file:line. Exit 1 when an error is found
-    (warnings alone exit 0).
+    checker judge the set too, each error with file:line. A finding of severity error
+    makes the policies bad, a command error: exit 2 (warnings alone exit 0).
 
     Example:
 
@@ -135,7 +136,8 @@ def policy_check(policies: PoliciesOpt = None) -> None:
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         typer.echo(f"{len(errors)} problem(s) in {modules} module(s)")
-        raise typer.Exit(EXIT_BLOCKED)
+        # Bad policies are a command error (contract section 4), not a policy verdict.
+        raise typer.Exit(EXIT_ERROR)
     by_opa = "" if skipped else f"; OPA {golib.OPA_VERSION} compiles them"
     typer.echo(
         f"ok: {modules} module(s), {len(policy_set.violation_meta)} violation codes{by_opa}"

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ..errors import EngineError, InputError, PolicyError, one_line
 from ..policy import PolicySet
+from ..regosource import parse_modules, render_ref
 from .base import DECISION_PATH, DECISION_RULE
 
 if TYPE_CHECKING:
@@ -359,33 +361,54 @@ class OpaEngine:
                 raise self._fail("PUT", path, _transport_reason(exc, self.timeout)) from exc
 
 
-_PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
-_DATA_REF = re.compile(r"\bdata((?:\.\w+)+)")
 _LATER = {"rego_type_error", "rego_compile_error", "rego_recursion_error", "rego_unsafe_var_error"}
+
+
+def _data_refs(node: Any) -> Iterator[str]:
+    """Every ``data.<path>`` a node refers to, each as far as it is written with names or
+    string indices (``data.a.b[x].c`` gives ``data.a.b``), read from regorus's AST:
+    text in comments and strings is no reference."""
+    if isinstance(node, dict):
+        if {"Var", "RefDot", "RefBrack"} & node.keys():
+            ref = render_ref(node)
+            if ref is not None:
+                if ref.startswith("data."):
+                    yield ref
+                return
+        for value in node.values():
+            yield from _data_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _data_refs(value)
 
 
 def push_order(modules: dict[str, str]) -> list[str]:
     """Module ids in dependency order: a module after the modules whose packages it refers
     to (``data.<pkg>...`` in imports and rules, or a parent of ``<pkg>``), else by path.
 
-    Seen from the text, not parsed: a reference it misses (``data["pkg"]``) is left to
-    the upload passes of :meth:`OpaEngine.push`. In a cycle (main reads every gate, the
-    gates read wellformed, which reads main's required_gates) the module missing the
-    fewest others goes first, of those the one most others need (a reference to data not
-    there yet compiles in OPA; a call to a function not there yet does not), then by path.
+    Read from regorus's AST (:mod:`mlgate.regosource`), like METADATA and the lint: a
+    reference it cannot see (a rule of the same package in another file, a module regorus
+    does not parse) is left to the upload passes of :meth:`OpaEngine.push`. In a cycle
+    (main reads every gate, the gates read wellformed, which reads main's required_gates)
+    the module missing the fewest others goes first, of those the one most others need (a
+    reference to data not there yet compiles in OPA; a call to a function not there yet
+    does not), then by path.
     """
-    packages = {mid: m.group(1) for mid, src in modules.items() if (m := _PACKAGE.search(src))}
+    parsed, _ = parse_modules(modules)  # a parse error is OPA's to report, on upload
+    packages = {mid: m.package for mid, m in parsed.items()}
 
     def refers(ref: str, package: str) -> bool:
         return ref == package or ref.startswith(package + ".") or package.startswith(ref + ".")
 
     needs: dict[str, set[str]] = {}
-    for mid, source in modules.items():
-        refs = {m.group(1)[1:] for m in _DATA_REF.finditer(source)}
+    for mid in modules:
+        module = parsed.get(mid)
+        written = set(module.imports.values()) | set(_data_refs(module.ast)) if module else set()
+        refs = {r.removeprefix("data.") for r in written if r.startswith("data.")}
         needs[mid] = {
             other
             for other, package in packages.items()
-            if packages.get(other) != packages.get(mid) and any(refers(r, package) for r in refs)
+            if package != packages.get(mid) and any(refers(r, package) for r in refs)
         }
     order: list[str] = []
     while len(order) < len(modules):

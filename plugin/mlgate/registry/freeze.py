@@ -53,21 +53,18 @@ class FreezeMixin(StoreBase):
         source: str,
         run_id: str | None = None,
         tags: list[Any] | None = None,
-        run_link: str | None = None,
-        description: str | None = None,
-        local_model_path: str | None = None,
-        model_id: str | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
-        """MLflow's, without ``mlgate.*`` tags: a new version (a copy) was never evaluated."""
+        """MLflow's (its signature: :class:`StoreBase`), without ``mlgate.*`` tags: a new
+        version (a copy) was never evaluated."""
         kept = [t for t in tags or [] if not fold(str(t.key)).startswith(_DECISION_TAG_PREFIX)]
         if len(kept) != len(tags or []):
             _logger.info(
                 "mlgate: dropped the mlgate.* tags given to a new version of model %s "
                 "(a copy is not evaluated)", quoted(name),
             )
-        return super().create_model_version(
-            name, source, run_id, kept, run_link, description, local_model_path, model_id
-        )
+        return super().create_model_version(name, source, run_id, kept, *args, **kwargs)
 
     # ---- the evidence freeze
 

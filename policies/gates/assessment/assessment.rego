@@ -55,8 +55,7 @@ dates_comparable if not data.mlgate.wellformed.malformed_text.assessment
 #   solution: Set compliance.assessment.status to passed once the security assessment is passed.
 #   severity: critical
 violations contains {"code": "assessment.status_missing", "params": {}} if {
-	assessment.status == null
-	not lib.tag_invalid("compliance.assessment.status")
+	lib.tag_missing("compliance.assessment.status", assessment.status)
 }
 
 # METADATA
@@ -67,9 +66,8 @@ violations contains {"code": "assessment.status_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.assessment.status is '{value}'; expected passed, failed, pending or none"
 #   solution: Set compliance.assessment.status to passed, failed, pending or none.
 #   severity: critical
-violations contains {"code": "assessment.status_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.assessment.status"
+violations contains {"code": "assessment.status_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.assessment.status")
 }
 
 # METADATA
@@ -95,8 +93,7 @@ violations contains {"code": "assessment.not_passed", "params": {"status": statu
 #   solution: Set compliance.assessment.date to the date the assessment was passed (YYYY-MM-DD).
 #   severity: high
 violations contains {"code": "assessment.date_missing", "params": {}} if {
-	assessment.date_ns == null
-	not lib.tag_invalid("compliance.assessment.date")
+	lib.tag_missing("compliance.assessment.date", assessment.date_ns)
 }
 
 # METADATA
@@ -107,9 +104,8 @@ violations contains {"code": "assessment.date_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.assessment.date is '{value}'; expected an ISO 8601 date (YYYY-MM-DD)"
 #   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
 #   severity: high
-violations contains {"code": "assessment.date_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.assessment.date"
+violations contains {"code": "assessment.date_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.assessment.date")
 }
 
 # METADATA

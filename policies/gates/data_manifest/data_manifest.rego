@@ -99,8 +99,7 @@ violations contains {"code": "data_manifest.schema_invalid", "params": {"errors"
 #   severity: high
 violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 	manifest.attached
-	manifest.digest_tagged == null
-	not lib.tag_invalid("compliance.data_manifest.sha256")
+	lib.tag_missing("compliance.data_manifest.sha256", manifest.digest_tagged)
 }
 
 # METADATA
@@ -111,9 +110,8 @@ violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.data_manifest.sha256 is '{value}'; expected a 64-character hex sha256 digest"
 #   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
 #   severity: high
-violations contains {"code": "data_manifest.digest_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.data_manifest.sha256"
+violations contains {"code": "data_manifest.digest_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.data_manifest.sha256")
 }
 
 # METADATA

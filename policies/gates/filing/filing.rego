@@ -38,8 +38,7 @@ applies if data.mlgate.wellformed.malformed_text.filing
 #   solution: Set compliance.filing.status to completed once the algorithm record-filing is done.
 #   severity: critical
 violations contains {"code": "filing.status_missing", "params": {}} if {
-	input.facts.filing.status == null
-	not lib.tag_invalid("compliance.filing.status")
+	lib.tag_missing("compliance.filing.status", input.facts.filing.status)
 }
 
 # METADATA
@@ -50,9 +49,8 @@ violations contains {"code": "filing.status_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.filing.status is '{value}'; expected completed, pending or none"
 #   solution: Set compliance.filing.status to completed, pending or none.
 #   severity: critical
-violations contains {"code": "filing.status_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.filing.status"
+violations contains {"code": "filing.status_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.filing.status")
 }
 
 # METADATA
@@ -91,9 +89,8 @@ violations contains {"code": "filing.id_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.public_opinion is '{value}'; expected true or false"
 #   solution: Set compliance.public_opinion to true or false.
 #   severity: high
-violations contains {"code": "filing.public_opinion_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.public_opinion"
+violations contains {"code": "filing.public_opinion_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.public_opinion")
 }
 
 filing_id_present if {

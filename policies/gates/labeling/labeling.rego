@@ -63,8 +63,7 @@ needing[label] := concat(",", sort(needs_label)) if {
 #   solution: Set compliance.modalities to what the model generates, e.g. text,image.
 #   severity: high
 violations contains {"code": "labeling.modalities_missing", "params": {}} if {
-	input.facts.modalities == null
-	not lib.tag_invalid("compliance.modalities")
+	lib.tag_missing("compliance.modalities", input.facts.modalities)
 }
 
 # METADATA
@@ -75,9 +74,8 @@ violations contains {"code": "labeling.modalities_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.modalities is '{value}'; expected a comma-separated list of text, image, audio, video, code"
 #   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
 #   severity: high
-violations contains {"code": "labeling.modalities_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.modalities"
+violations contains {"code": "labeling.modalities_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.modalities")
 }
 
 # METADATA
@@ -89,9 +87,8 @@ violations contains {"code": "labeling.modalities_invalid", "params": {"value": 
 #   solution: Enable visible or audible labels on generated content and set compliance.labeling.explicit=true.
 #   severity: high
 violations contains {"code": "labeling.explicit_missing", "params": {"modalities": needing.explicit}} if {
-	labeling.explicit == null
+	lib.tag_missing("compliance.labeling.explicit", labeling.explicit)
 	needing.explicit != ""
-	not lib.tag_invalid("compliance.labeling.explicit")
 }
 
 # METADATA
@@ -102,9 +99,8 @@ violations contains {"code": "labeling.explicit_missing", "params": {"modalities
 #   failure_msg: "The tag compliance.labeling.explicit is '{value}'; expected true or false"
 #   solution: Set compliance.labeling.explicit to true or false.
 #   severity: high
-violations contains {"code": "labeling.explicit_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.labeling.explicit"
+violations contains {"code": "labeling.explicit_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.labeling.explicit")
 }
 
 # METADATA
@@ -129,9 +125,8 @@ violations contains {"code": "labeling.explicit_disabled", "params": {"modalitie
 #   solution: Embed metadata or watermark labels in generated content and set compliance.labeling.implicit=true.
 #   severity: high
 violations contains {"code": "labeling.implicit_missing", "params": {"modalities": needing.implicit}} if {
-	labeling.implicit == null
+	lib.tag_missing("compliance.labeling.implicit", labeling.implicit)
 	needing.implicit != ""
-	not lib.tag_invalid("compliance.labeling.implicit")
 }
 
 # METADATA
@@ -142,9 +137,8 @@ violations contains {"code": "labeling.implicit_missing", "params": {"modalities
 #   failure_msg: "The tag compliance.labeling.implicit is '{value}'; expected true or false"
 #   solution: Set compliance.labeling.implicit to true or false.
 #   severity: high
-violations contains {"code": "labeling.implicit_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.labeling.implicit"
+violations contains {"code": "labeling.implicit_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.labeling.implicit")
 }
 
 # METADATA

@@ -31,8 +31,7 @@ import data.mlgate.lib
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
 violations contains {"code": "scope.audience_missing", "params": {}} if {
-	input.facts.audience == null
-	not lib.tag_invalid("compliance.audience")
+	lib.tag_missing("compliance.audience", input.facts.audience)
 }
 
 # METADATA
@@ -43,9 +42,8 @@ violations contains {"code": "scope.audience_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.audience is '{value}'; expected one of public, enterprise, internal, research"
 #   solution: Set compliance.audience to public, enterprise, internal or research.
 #   severity: critical
-violations contains {"code": "scope.audience_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.audience"
+violations contains {"code": "scope.audience_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.audience")
 }
 
 # METADATA
@@ -57,8 +55,7 @@ violations contains {"code": "scope.audience_invalid", "params": {"value": err.v
 #   solution: Set compliance.regions to the comma-separated ISO 3166-1 alpha-2 codes where the service is offered, e.g. CN,SG.
 #   severity: critical
 violations contains {"code": "scope.regions_missing", "params": {}} if {
-	input.facts.regions == null
-	not lib.tag_invalid("compliance.regions")
+	lib.tag_missing("compliance.regions", input.facts.regions)
 }
 
 # METADATA
@@ -69,9 +66,8 @@ violations contains {"code": "scope.regions_missing", "params": {}} if {
 #   failure_msg: "The tag compliance.regions is '{value}'; expected comma-separated ISO 3166-1 alpha-2 codes such as CN,SG"
 #   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG.
 #   severity: critical
-violations contains {"code": "scope.regions_invalid", "params": {"value": err.value}} if {
-	some err in data.mlgate.lib.fact_errors
-	err.tag == "compliance.regions"
+violations contains {"code": "scope.regions_invalid", "params": {"value": value}} if {
+	some value in lib.invalid_values("compliance.regions")
 }
 
 # The scope gate always applies: it is what decides whether the others do.

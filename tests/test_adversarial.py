@@ -1,0 +1,177 @@
+"""Adversarial regressions: each pins a product behaviour a hostile or careless edit would
+otherwise slip past (a loosened tag, policy data nothing decides with, numbers written as
+strings or floats)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
+from mlgate.errors import PolicyError
+from mlgate.tags import load_declarations
+
+# The shipped declarations, as the contract and REGULATION.md have them: key -> (type,
+# values or item_pattern). A tag loosened in place (an enum made a reference, a value
+# added) changes what a version needs to pass; it must be a visible, reviewed edit here.
+SHIPPED_TAGS: dict[str, tuple[str, Any]] = {
+    "compliance.audience": ("enum", ("public", "enterprise", "internal", "research")),
+    "compliance.regions": ("list", "[A-Z]{2}"),
+    "compliance.public_opinion": ("boolean", None),
+    "compliance.modalities": ("list", ("text", "image", "audio", "video", "code")),
+    "compliance.assessment.status": ("enum", ("passed", "failed", "pending", "none")),
+    "compliance.assessment.date": ("date", None),
+    "compliance.assessment.report": ("reference", None),
+    "compliance.data_manifest.sha256": ("digest", None),
+    "compliance.filing.status": ("enum", ("completed", "pending", "none")),
+    "compliance.filing.id": ("reference", None),
+    "compliance.labeling.explicit": ("boolean", None),
+    "compliance.labeling.implicit": ("boolean", None),
+    "compliance.labeling.producer_code": ("reference", None),
+    "compliance.service.user_agreement": ("reference", None),
+    "compliance.service.minors": ("reference", None),
+    "compliance.service.user_data": ("reference", None),
+    "compliance.service.content_handling": ("reference", None),
+    "compliance.service.complaints": ("reference", None),
+}
+
+LOOSE = {"type": "reference", "description": "anything non-empty will do"}
+
+
+def _shipped_tag_files() -> dict[str, str]:
+    return {
+        str(p.relative_to(POLICIES)): p.read_text() for p in sorted(POLICIES.rglob("tags.json"))
+    }
+
+
+def policy_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "policies"
+    shutil.copytree(POLICIES, root)
+    return root
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def test_the_shipped_tag_declarations_are_pinned() -> None:
+    declared = load_declarations(_shipped_tag_files(), "/p")
+    got = {d.key: (d.type, d.values or d.item_pattern) for d in declared.tags}
+    assert got == SHIPPED_TAGS
+
+
+@pytest.mark.parametrize("key", sorted(SHIPPED_TAGS))
+def test_redeclaring_a_shipped_tag_looser_elsewhere_is_refused(key: str) -> None:
+    files = _shipped_tag_files()
+    files["gates/zz_loose/tags.json"] = json.dumps({"tags": {key: LOOSE}})
+    with pytest.raises(PolicyError, match=rf"gates/zz_loose/tags\.json: {key}: already declared"):
+        load_declarations(files, "/p")
+
+
+def test_policy_check_refuses_a_looser_redeclaration(tmp_path: Path) -> None:
+    root = policy_copy(tmp_path)
+    (root / "gates" / "service" / "tags.json").write_text(
+        json.dumps(
+            {
+                "tags": {
+                    **json.loads((root / "gates" / "service" / "tags.json").read_text())["tags"],
+                    "compliance.filing.status": LOOSE,
+                }
+            }
+        )
+    )
+    line = one_error_line(mlgate("policy", "check", "--policies", str(root)))
+    assert "gates/service/tags.json: compliance.filing.status: already declared in" in line
+    assert "gates/filing/tags.json" in line
+
+
+# --------------------------------------------------------------------------- policy data
+
+
+def test_policy_check_reports_the_data_of_an_unwired_gate(tmp_path: Path) -> None:
+    """The service gate's Rego removed and unwired, its schema and data.json section left:
+    nothing decides with that data, and `policy check` says so (exit 2)."""
+    root = policy_copy(tmp_path)
+    main = root / "main" / "main.rego"
+    main.write_text(main.read_text().replace(', "service"]', "]", 1))
+    for path in (root / "gates" / "service").glob("*.rego"):
+        path.unlink()
+    (root / "gates" / "service" / "tags.json").unlink()
+    assert "service" in json.loads((root / "data.json").read_text())["mlgate"]["config"]
+    run = mlgate("policy", "check", "--policies", str(root))
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert (
+        "gates/service/data.schema.json:1: policy data for gate 'service' (its section of "
+        "data.json and gates/service/data.schema.json) but no gate 'service' is wired in "
+        "required_gates (main/main.rego:"
+    ) in run.stdout
+    # The same set with the section wired back is clean of that finding.
+    main.write_text(main.read_text().replace('"data_manifest"]', '"data_manifest", "service"]'))
+    assert "policy data for gate" not in mlgate("policy", "check", "--policies", str(root)).stdout
+
+
+# --------------------------------------------------------------------------- safety sampling
+
+
+def _sampling_set(tmp_path: Path) -> Path:
+    root = policy_copy(tmp_path)
+    path = root / "data.json"
+    data = json.loads(path.read_text())
+    data["mlgate"]["config"]["data_manifest"]["require_safety_sampling"] = True
+    path.write_text(json.dumps(data))
+    return root
+
+
+def _input_with_sampling(tmp_path: Path, sampling: Any, schema_errors: list[str]) -> Path:
+    document = json.loads((EXAMPLES / "gate_input_allowed.json").read_text())
+    for dataset in document["manifest"]["content"]["datasets"]:
+        dataset["safety_sampling"] = sampling
+    document["manifest"]["schema_errors"] = schema_errors
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _failing(run: Any) -> dict[str, list[str]]:
+    document = json.loads(run.stdout)
+    return {
+        g["id"]: sorted(v["code"] for v in g["violations"])
+        for g in document["gates"]
+        if g["status"] == "fail"
+    }
+
+
+def test_safety_sampling_as_strings_is_no_number_end_to_end(tmp_path: Path) -> None:
+    root = _sampling_set(tmp_path)
+    strings = {"sample_size": "5000", "violation_rate": "0.01"}
+    # A document claiming the content is schema-valid is refused: exit 2 naming the field.
+    path = _input_with_sampling(tmp_path, strings, [])
+    line = one_error_line(mlgate("check", "--input", str(path), "--policies", str(root)))
+    assert "field manifest.schema_errors: [], but the content is schema-invalid" in line
+    # Said honestly (the errors listed), it is a gate failure: the manifest is schema-invalid.
+    path = _input_with_sampling(tmp_path, strings, ["datasets.0.safety_sampling.sample_size"])
+    run = mlgate("check", "--input", str(path), "--policies", str(root), "-f", "json")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert "data_manifest.schema_invalid" in _failing(run)["data_manifest"]
+
+
+@pytest.mark.parametrize(
+    ("sample_size", "codes"),
+    [
+        (4000.0, {}),  # an integral float is the integer: exactly at the minimum passes
+        (4000, {}),
+        (3999.0, {"data_manifest": ["data_manifest.safety_sample_too_small"] * 2}),
+    ],
+)
+def test_safety_sample_size_as_an_integral_float_end_to_end(
+    tmp_path: Path, sample_size: float, codes: dict[str, list[str]]
+) -> None:
+    root = _sampling_set(tmp_path)
+    sampling = {"sample_size": sample_size, "violation_rate": 0.012}
+    path = _input_with_sampling(tmp_path, sampling, [])
+    run = mlgate("check", "--input", str(path), "--policies", str(root), "-f", "json")
+    assert run.exit_code == (1 if codes else 0), run.stdout + run.stderr
+    assert _failing(run) == codes
