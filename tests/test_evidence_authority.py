@@ -1,0 +1,111 @@
+"""Evidence authority and the evidence ledger on a real ``mlflow server --app-name
+basic-auth`` with an ``mlgate+`` registry (sqlite, PostgreSQL, MariaDB).
+
+Users are created through MLflow's own auth API (:class:`AuthServiceClient`); every user
+has MANAGE (MLflow's permissions let anyone tag and promote); the policy copy names
+``officer`` the only evidence writer (policy data ``evidence.writers``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.exceptions import RestException
+from mlflow.server.auth.client import AuthServiceClient
+
+from evidence_fixtures import compliant_tags, example_manifest
+from fixtures_server import AUTH_ADMIN, BACKENDS, GatedServer, ServerPool, server_for
+
+PASSWORD = "mlgate-test-user-password-1"
+USERS = ("developer", "officer", "releaser")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
+    pytest.importorskip("flask_wtf", reason="MLflow's basic-auth app needs mlflow[auth]")
+    server = server_for(request, gated_servers, request.param, "authority")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_USERNAME", AUTH_ADMIN[0])
+    mp.setenv("MLFLOW_TRACKING_PASSWORD", AUTH_ADMIN[1])
+    try:
+        auth = AuthServiceClient(server.url)
+        for user in USERS:
+            try:
+                auth.create_user(user, PASSWORD)
+            except RestException as exc:  # already there (the server is shared)
+                assert exc.error_code == "RESOURCE_ALREADY_EXISTS", exc.message
+    finally:
+        mp.undo()
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _no_client_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+
+def as_user(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    password = AUTH_ADMIN[1] if user == AUTH_ADMIN[0] else PASSWORD
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+
+
+def refused(call: object) -> RestException:
+    with pytest.raises(RestException) as info:
+        call()  # type: ignore[operator]
+    assert info.value.error_code == "PERMISSION_DENIED", info.value.message
+    assert info.value.get_http_status_code() == 403
+    return info.value
+
+
+def test_only_listed_writers_write_compliance_evidence(
+    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_user(monkeypatch, AUTH_ADMIN[0])
+    reg = server.helper(tmp_path)
+    name = reg.unique("chat")
+    mv = reg.create_version(name, {"team": "nlp"})
+    version = str(mv.version)
+
+    # The admin is no evidence writer either: creating a version with evidence is refused.
+    exc = refused(lambda: reg.create_version(name, {"compliance.audience": "public"}))
+    assert "evidence.writers" in exc.message
+
+    as_user(monkeypatch, "developer")
+    for key in ("compliance.filing.status", "COMPLIANCE.filing.status", "compliance.fíling.status"):
+        exc = refused(lambda k=key: reg.client.set_model_version_tag(name, version, k, "completed"))
+        assert "'developer' is not listed in policy data evidence.writers" in exc.message
+    reg.client.set_model_version_tag(name, version, "notes", "anyone may write this")
+    assert "compliance.filing.status" not in reg.tags(name, version)
+
+    as_user(monkeypatch, "officer")
+    for key, value in compliant_tags().items():
+        reg.client.set_model_version_tag(name, version, key, value)
+    reg.attach(name, version, example_manifest())
+    reg.client.set_model_version_tag(name, version, "compliance.filing.status", "pending")
+    reg.client.set_model_version_tag(name, version, "compliance.filing.status", "completed")
+
+    as_user(monkeypatch, "developer")
+    refused(lambda: reg.client.delete_model_version_tag(name, version, "compliance.filing.id"))
+
+    history = server.decision_log.evidence_history(name, version)
+    assert {row.writer for row in history} == {"officer"}
+    assert all(row.source.startswith("POST ") for row in history)
+    filing = [(r.old_value, r.new_value) for r in history if r.key == "compliance.filing.status"]
+    assert filing == [(None, "completed"), ("completed", "pending"), ("pending", "completed")]
+    written = {r.key for r in history}
+    assert written == set(compliant_tags()) | {"compliance.data_manifest.sha256"}
+
+    from mlgate.ledger import provenance
+
+    tags = {k: v for k, v in reg.tags(name, version).items() if k.startswith("compliance.")}
+    known = provenance(tags, history)
+    assert {p.writer for p in known.values()} == {"officer"}
+
+    as_user(monkeypatch, "officer")
+    reg.client.delete_model_version_tag(name, version, "compliance.filing.id")
+    last = server.decision_log.evidence_history(name, version)[-1]
+    assert (last.key, last.old_value, last.new_value, last.writer) == (
+        "compliance.filing.id", compliant_tags()["compliance.filing.id"], None, "officer"
+    )
