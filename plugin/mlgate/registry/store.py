@@ -140,6 +140,7 @@ from .messages import (
     quoted,
     refusal,
     requesting_user,
+    verified_user,
 )
 from .servergate import configured_gate
 from .settings import inner_uri
@@ -311,7 +312,7 @@ class GatedStoreMixin(PromotionMixin, FreezeMixin):
                 continue
             evidence = replace(self.gate.read(self.get_model_version(name, version)),
                                model=new_name)
-            decision, gate_input = self.gate.decide(evidence, target, kind)
+            decision, gate_input = self.gate.decide(evidence, target, kind, verified_user())
             if not decision.allowed:
                 decision.warnings = [
                     *decision.warnings,
