@@ -109,3 +109,65 @@ def test_only_listed_writers_write_compliance_evidence(
     assert (last.key, last.old_value, last.new_value, last.writer) == (
         "compliance.filing.id", compliant_tags()["compliance.filing.id"], None, "officer"
     )
+
+
+def test_four_eyes_blocks_the_writer_and_allows_another_user(
+    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_user(monkeypatch, AUTH_ADMIN[0])
+    reg = server.helper(tmp_path)
+    name = reg.unique("chat")
+    version = str(reg.create_version(name).version)
+    as_user(monkeypatch, "officer")
+    for key, value in compliant_tags().items():
+        reg.client.set_model_version_tag(name, version, key, value)
+    reg.attach(name, version, example_manifest())
+
+    # The officer wrote all of the evidence: the officer promoting it is self-approval.
+    exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", version))
+    assert "promotion.four_eyes" in exc.message
+    assert reg.aliases(name) == {}
+
+    as_user(monkeypatch, "releaser")
+    reg.client.set_registered_model_alias(name, "production", version)
+    assert reg.aliases(name) == {"production": version}
+
+    [blocked, allowed] = server.decisions(name)
+    assert (blocked.allowed, blocked.actor, blocked.failing_codes) == (
+        False, "officer", ["promotion.four_eyes"]
+    )
+    assert (allowed.allowed, allowed.actor) == (True, "releaser")
+    assert allowed.gate_input["promoted_by"] == "releaser"
+    assert {p["writer"] for p in allowed.gate_input["provenance"].values()} == {"officer"}
+
+
+def test_four_eyes_blocks_evidence_of_unknown_origin(
+    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence written straight into the database (no ledger row) has no known writer."""
+    import sqlalchemy as sa
+
+    as_user(monkeypatch, AUTH_ADMIN[0])
+    reg = server.helper(tmp_path)
+    name = reg.unique("chat")
+    version = str(reg.create_version(name).version)
+    as_user(monkeypatch, "officer")
+    for key, value in compliant_tags().items():
+        reg.client.set_model_version_tag(name, version, key, value)
+    reg.attach(name, version, example_manifest())
+    engine = sa.create_engine(server.store_uri)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE model_version_tags SET value = :v WHERE name = :n "
+                        "AND version = :ver AND `key` = 'compliance.filing.id'"
+                        .replace("`", '"' if server.backend != "mysql" else "`")),
+                {"v": "Beijing-WXSuanFa-20249999", "n": name, "ver": int(version)},
+            )
+    finally:
+        engine.dispose()
+
+    as_user(monkeypatch, "releaser")
+    exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", version))
+    assert "promotion.provenance_unknown" in exc.message
+    assert "compliance.filing.id" in exc.message
