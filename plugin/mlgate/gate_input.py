@@ -107,7 +107,7 @@ def build_gate_input(
         declarations = bundled_declarations()
     facts, digest = parse_facts(evidence.tags, declarations)
     moment, moment_ns = now or now_rfc3339()
-    return GateInput(
+    gate_input = GateInput(
         model=ModelRef(name=evidence.model, version=evidence.version),
         request=Request(
             target=target,
@@ -120,20 +120,11 @@ def build_gate_input(
         manifest=manifest_evidence(evidence.manifest, digest),
         now=moment,
         now_ns=moment_ns,
-        **_four_eyes_keys(evidence, config, provenance, promoted_by),
     )
-
-
-def _four_eyes_keys(
-    evidence: Evidence,
-    config: PolicySettings,
-    provenance: dict[str, Provenance] | None,
-    promoted_by: str | None,
-) -> dict[str, object]:
-    if not config.evidence.four_eyes:
-        return {}
-    known = provenance or {}
-    return {
-        "provenance": {k: known.get(k, Provenance()) for k in sorted(evidence.compliance_tags)},
-        "promoted_by": promoted_by,
-    }
+    if config.evidence.four_eyes:
+        known = provenance or {}
+        gate_input.provenance = {
+            k: known.get(k, Provenance()) for k in sorted(evidence.compliance_tags)
+        }
+        gate_input.promoted_by = promoted_by
+    return gate_input

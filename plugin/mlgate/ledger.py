@@ -82,10 +82,10 @@ def provenance(tags: dict[str, str], history: list[EvidenceWrite]) -> dict[str, 
         last[row.key] = row
     found: dict[str, Provenance] = {}
     for key in sorted(tags):
-        row = last.get(key)
-        if row is not None and row.new_value == tags[key]:
+        written = last.get(key)
+        if written is not None and written.new_value == tags[key]:
             found[key] = Provenance(
-                writer=row.writer, time=rfc3339(row.created_at), source=row.source
+                writer=written.writer, time=rfc3339(written.created_at), source=written.source
             )
         else:
             found[key] = Provenance()

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InputError
 from .common import app, emit, guarded
 from .options import DecisionLogOpt, OutputOpt, RegistryUriOpt, TrackingUriOpt
+
+if TYPE_CHECKING:
+    from ..models import Provenance
 
 evidence_app = typer.Typer(
     help="The compliance evidence of a model version and who wrote it.",
@@ -88,7 +91,9 @@ def show_command(
     emit(_table(name, number, tags, facts), output)
 
 
-def _table(name: str, version: str, tags: dict[str, str], facts: dict[str, object]) -> str:
+def _table(
+    name: str, version: str, tags: dict[str, str], facts: dict[str, Provenance]
+) -> str:
     from ..textsafe import printable
 
     lines = [f"model {printable(name)} version {version}: {len(tags)} compliance fact(s)"]
@@ -96,9 +101,7 @@ def _table(name: str, version: str, tags: dict[str, str], facts: dict[str, objec
         return lines[0] + "\n"
     width = max(len(k) for k in tags)
     for key in sorted(tags):
-        fact = facts[key]
-        writer = getattr(fact, "writer", None)
-        when = getattr(fact, "time", None)
+        writer, when = facts[key].writer, facts[key].time
         who = f"set by {printable(writer)} at {when}" if writer else "writer unknown"
         lines.append(f"  {printable(key):<{width}}  {printable(tags[key])[:60]}  ({who})")
     return "\n".join(lines) + "\n"
