@@ -181,9 +181,8 @@ def test_compliance_lookalikes_are_refused_for_a_non_writer(
         version = str(registry.client.get_model_version(name, "1").version)
     except MlflowException:
         version = str(registry.create_version(name).version)
-    with as_verified("developer"):
-        with pytest.raises(MlflowException) as info:
-            gated.set_model_version_tag(name, version, key, "completed")
+    with as_verified("developer"), pytest.raises(MlflowException) as info:
+        gated.set_model_version_tag(name, version, key, "completed")
     # MLflow may refuse the key itself (400); it is never written.
     assert info.value.error_code in ("PERMISSION_DENIED", "INVALID_PARAMETER_VALUE")
     if info.value.error_code == "PERMISSION_DENIED":
