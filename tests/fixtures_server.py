@@ -161,7 +161,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     # basic-auth with the page inside it (--app-name mlgate-basic-auth), MLflow's default
     # 4 workers: the CLI reads the server's record through it.
     "page-basic-auth": {},
-    # basic-auth (every user MANAGE) with a policy copy naming the evidence writers
+    # mlgate-basic-auth (every user MANAGE) with a policy copy naming the evidence writers
     # (AUTHORITY_WRITERS) and four eyes on.
     "authority": {},
 }
@@ -212,7 +212,8 @@ def authority_policies(root: Path) -> Path:
 
 
 APP_NAMES = {
-    "basic-auth": "basic-auth", "page-basic-auth": "mlgate-basic-auth", "authority": "basic-auth",
+    "basic-auth": "basic-auth", "page-basic-auth": "mlgate-basic-auth",
+    "authority": "mlgate-basic-auth",
 }
 WORKERS = {"page-basic-auth": 4}
 

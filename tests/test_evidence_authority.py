@@ -2,7 +2,8 @@
 basic-auth`` with an ``mlgate+`` registry (sqlite, PostgreSQL, MariaDB).
 
 Users are created through MLflow's own auth API (:class:`AuthServiceClient`); every user
-has MANAGE (MLflow's permissions let anyone tag and promote); the policy copy names
+has MANAGE (MLflow's permissions let anyone tag and promote), and the server runs the
+page inside basic-auth (``--app-name mlgate-basic-auth``); the policy copy names
 ``officer`` the only evidence writer (policy data ``evidence.writers``).
 """
 
@@ -139,6 +140,22 @@ def test_four_eyes_blocks_the_writer_and_allows_another_user(
     assert (allowed.allowed, allowed.actor) == (True, "releaser")
     assert allowed.gate_input["promoted_by"] == "releaser"
     assert {p["writer"] for p in allowed.gate_input["provenance"].values()} == {"officer"}
+
+    # The release managers' page shows who wrote the evidence each decision was made on.
+    import base64
+    import urllib.parse
+    import urllib.request
+
+    token = base64.b64encode(f"{AUTH_ADMIN[0]}:{AUTH_ADMIN[1]}".encode()).decode()
+    call = urllib.request.Request(
+        f"{server.url}/mlgate/?" + urllib.parse.urlencode({"model": name, "view": "history"}),
+        headers={"Authorization": f"Basic {token}"},
+    )
+    with urllib.request.urlopen(call, timeout=30) as answer:
+        page = answer.read().decode()
+    assert "evidence decided on: who wrote it" in page
+    assert 'data-key="compliance.filing.status"' in page
+    assert '<span class="writer">officer</span>' in page
 
 
 def test_four_eyes_blocks_evidence_of_unknown_origin(
