@@ -16,8 +16,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
 )
 
 Audience = Literal["public", "enterprise", "internal", "research"]
@@ -223,6 +225,16 @@ class GateInput(_Strict):
         default=None,
         description="the verified user asking for the promotion; absent: unknown",
     )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_optional_keys(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Every dump of an input without them is what it was before they existed.
+        document = handler(self)
+        if isinstance(document, dict):
+            for key in OPTIONAL_INPUT_KEYS:
+                if document.get(key) is None:
+                    document.pop(key, None)
+        return document
 
 
 # --------------------------------------------------------------------------- decision
