@@ -3,6 +3,12 @@ evidence. Its ``compliance.*`` tags cannot be set or deleted, and the artifacts 
 ``compliance/`` folder cannot be written or deleted through a server that proxies
 artifacts (:func:`artifact_refusal`, hooked into every request by
 :mod:`mlgate.registry.guard`). A new version (a copy) never carries ``mlgate.*`` tags.
+
+Evidence authority: with policy data ``evidence.writers`` set, only the users listed there
+(as MLflow's authentication verified them) may set or delete compliance tags, or create a
+version carrying them; anyone else, a request nobody verified included, is refused (403).
+Every compliance-tag write or delete accepted is recorded in the evidence ledger
+(:mod:`mlgate.ledger`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@
 - ``set_model_version_tag`` / ``delete_model_version_tag`` of a compliance key (any key
   :func:`mlgate.names.is_compliance_key` says a database could match to ``compliance.*``:
   ``COMPLIANCE.filing.status`` too) are refused while the version holds a protected alias or
-  stage (the evidence freeze).
+  stage (the evidence freeze), and by anyone policy data ``evidence.writers`` does not list
+  (evidence authority); every accepted one is recorded in the evidence ledger.
 - ``rename_registered_model`` of a model holding a protected alias or stage: every
   protected holding is evaluated again under the new name (waivers match names) and the
   rename is refused when any would be blocked. The blocked decisions are logged; the
