@@ -161,7 +161,11 @@ VARIANTS: dict[str, dict[str, str]] = {
     # basic-auth with the page inside it (--app-name mlgate-basic-auth), MLflow's default
     # 4 workers: the CLI reads the server's record through it.
     "page-basic-auth": {},
+    # mlgate-basic-auth (every user MANAGE) with a policy copy naming the evidence writers
+    # (AUTHORITY_WRITERS) and four eyes on.
+    "authority": {},
 }
+AUTHORITY_WRITERS = ["officer"]
 LEGACY_WAIVER_MODELS = "legacy-*"
 
 
@@ -194,7 +198,23 @@ def custom_policies(root: Path) -> Path:
     return target
 
 
-APP_NAMES = {"basic-auth": "basic-auth", "page-basic-auth": "mlgate-basic-auth"}
+def authority_policies(root: Path) -> Path:
+    """A copy of the bundled policies with ``evidence.writers`` and ``promotion.four_eyes``."""
+    from mlgate.policy import bundled_dir
+
+    target = root / "policies"
+    shutil.copytree(bundled_dir("policies"), target)
+    data = json.loads((target / "data.json").read_text())
+    data["mlgate"]["config"]["evidence"] = {"writers": AUTHORITY_WRITERS}
+    data["mlgate"]["config"]["promotion"] = {"four_eyes": True}
+    (target / "data.json").write_text(json.dumps(data, indent=2))
+    return target
+
+
+APP_NAMES = {
+    "basic-auth": "basic-auth", "page-basic-auth": "mlgate-basic-auth",
+    "authority": "mlgate-basic-auth",
+}
 WORKERS = {"page-basic-auth": 4}
 
 
@@ -228,11 +248,11 @@ def entry_point_shim(root: Path) -> dict[str, str]:
 AUTH_ADMIN = ("admin", "mlgate-test-admin-password-1")
 
 
-def _basic_auth_env(root: Path) -> dict[str, str]:
+def _basic_auth_env(root: Path, default_permission: str = "READ") -> dict[str, str]:
     ini = root / "basic_auth.ini"
     ini.write_text(
         "[mlflow]\n"
-        "default_permission = READ\n"
+        f"default_permission = {default_permission}\n"
         f"database_uri = sqlite:///{root / 'auth.db'}\n"
         f"admin_username = {AUTH_ADMIN[0]}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
@@ -284,8 +304,10 @@ class ServerPool:
                 if saved is not None:
                     os.environ["MLGATE_DECISION_LOG"] = saved
         app_name = APP_NAMES.get(variant, "mlgate")
+        if variant == "authority":
+            env["MLGATE_POLICIES"] = str(authority_policies(root))
         if variant in APP_NAMES:
-            env.update(_basic_auth_env(root))
+            env.update(_basic_auth_env(root, "MANAGE" if variant == "authority" else "READ"))
         env.update(entry_point_shim(root))
         proc, url = start_mlflow_server(
             root,

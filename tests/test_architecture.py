@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                 "mlgate.testexplain"}),
     ("gate", {"mlgate.gate"}),
     ("reader and log", {"mlgate.evidence", "mlgate.references", "mlgate.decisionlog",
-                        "mlgate.logchain", "mlgate.logsign",
+                        "mlgate.logchain", "mlgate.logsign", "mlgate.ledger",
                         "mlgate.logentry", "mlgate.logtable", "mlgate.serverrecord",
                         "mlgate.sharedartifacts"}),
     ("bulk decisions", {"mlgate.bulk", "mlgate.audit", "mlgate.impact", "mlgate.scenarios"}),

@@ -259,7 +259,8 @@ def test_last_allowed_is_the_newest_allowed_decision_for_that_target(
 
 def test_the_log_has_no_update_or_delete_api() -> None:
     public = {name for name in dir(DecisionLog) if not name.startswith("_")}
-    assert public == {"append", "entries", "last_allowed", "close", "verify_chain"}
+    assert public == {"append", "entries", "last_allowed", "close", "verify_chain",
+                      "record_evidence", "evidence_history"}  # the evidence ledger's
     forbidden = ("update", "delete", "remove", "clear", "truncate", "drop", "purge", "edit",
                  "replace", "set", "pop", "prune")
     assert not [n for n in public if any(word in n.lower() for word in forbidden)]

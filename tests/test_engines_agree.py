@@ -91,6 +91,7 @@ def altered_data() -> list[dict[str, Any]]:
     config["labeling"]["require_producer_code"] = True
     config["waivers"] = {"max_validity_days": 30, "warn_within_days": 1}
     config["service"] = {"required": True}
+    config["promotion"] = {"four_eyes": True}
     laxer = copy.deepcopy(base)
     config = laxer["mlgate"]["config"]
     config["protected_stages"] = ["production", "staging"]

@@ -408,13 +408,15 @@ def test_evidence_changed_during_evaluation_is_evaluated_again(
     original = servergate.Gate.decide
     calls: list[str] = []
 
-    def decide_while_someone_edits(self: Any, evidence: Any, target: str, kind: str) -> Any:
+    def decide_while_someone_edits(
+        self: Any, evidence: Any, target: str, kind: str, *rest: Any
+    ) -> Any:
         if not calls:  # the first evaluation: another writer withdraws the filing
             registry.client.set_model_version_tag(
                 name, mv.version, "compliance.filing.status", "pending"
             )
         calls.append(evidence.tags.get("compliance.filing.status", ""))
-        return original(self, evidence, target, kind)
+        return original(self, evidence, target, kind, *rest)
 
     monkeypatch.setattr(servergate.Gate, "decide", decide_while_someone_edits)
 

@@ -64,6 +64,8 @@ PINNED: dict[str, Any] = {
     "waivers.max_validity_days": 90,
     "waivers.warn_within_days": 14,
     "prompts.gated": False,
+    "evidence.writers": [],
+    "promotion.four_eyes": False,
 }
 
 

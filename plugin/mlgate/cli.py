@@ -14,6 +14,7 @@ from .commands import check as _check_commands  # noqa: F401
 from .commands import audit as _audit_commands  # noqa: F401
 from .commands import impact as _impact_commands  # noqa: F401
 from .commands import demo as _demo_commands  # noqa: F401
+from .commands import evidence as _evidence_commands  # noqa: F401
 from .commands import log as _log_commands  # noqa: F401
 from .commands import policy as _policy_commands  # noqa: F401
 from .commands import registry as _registry_commands  # noqa: F401

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import one_line
 from .jsondoc import canonical
+from .ledger import EvidenceWrite, ledger_insert, read_history
 from .logchain import ChainReport, advance, ensure_chain, lock_head, row_sha256, verify
 from .logentry import CURRENT_WINDOW as CURRENT_WINDOW
 from .logentry import SOURCES as SOURCES
@@ -252,6 +253,27 @@ class DecisionLog:
             raise DecisionLogError(
                 f"decision log {self.masked_url}: cannot append decision "
                 f"{decision.decision_id}: {_reason(exc)}"
+            ) from exc
+
+    def record_evidence(self, row: EvidenceWrite) -> None:
+        """Append one evidence-ledger row (:mod:`mlgate.ledger`) in its own transaction."""
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(ledger_insert(row))
+        except sa.exc.SQLAlchemyError as exc:
+            raise DecisionLogError(
+                f"evidence ledger {self.masked_url}: cannot record {row.key!r} of model "
+                f"{row.model!r} version {row.version}: {_reason(exc)}"
+            ) from exc
+
+    def evidence_history(self, model: str, version: str) -> list[EvidenceWrite]:
+        """The ledger rows of one version, oldest first."""
+        try:
+            with self._engine.connect() as conn:
+                return read_history(conn, model, version)
+        except sa.exc.SQLAlchemyError as exc:
+            raise DecisionLogError(
+                f"evidence ledger {self.masked_url}: cannot read: {_reason(exc)}"
             ) from exc
 
     def verify_chain(self) -> ChainReport:

@@ -33,7 +33,7 @@ from .runner import attach_waivers, evaluate
 
 if TYPE_CHECKING:
     from .engine.base import Engine
-    from .models import Decision, GateInput, TargetKind
+    from .models import Decision, GateInput, Provenance, TargetKind
     from .policy import PolicySet
 
 
@@ -63,10 +63,14 @@ def decide(
     policy_set: PolicySet,
     *,
     now: tuple[str, int] | None = None,
+    provenance: dict[str, Provenance] | None = None,
+    promoted_by: str | None = None,
 ) -> tuple[Decision, GateInput]:
     """Decide promoting ``evidence``'s version to ``target`` (an alias or a stage, by
     ``kind``) at ``now`` (default: this moment), waivers included; the decision and the
-    gate input it was made on."""
+    gate input it was made on. ``provenance`` (the evidence ledger's, per compliance tag)
+    and ``promoted_by`` (the verified user) matter when ``promotion.four_eyes`` is on;
+    absent, they are unknown."""
     gate_input = build_gate_input(
         evidence,
         target=target,
@@ -74,6 +78,8 @@ def decide(
         config=policy_set.config,
         now=now,
         declarations=policy_set.tag_declarations,
+        provenance=provenance,
+        promoted_by=promoted_by,
     )
     gate_input, warnings = attach_waivers(gate_input, policy_set)
     return decide_input(gate_input, engine, policy_set, warnings=warnings), gate_input

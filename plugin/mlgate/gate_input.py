@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import Enforcement, GateInput, ModelRef, Request, TargetKind
+from .models import Enforcement, GateInput, ModelRef, Provenance, Request, TargetKind
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 
@@ -86,6 +86,8 @@ def build_gate_input(
     config: PolicySettings,
     now: tuple[str, int] | None = None,
     declarations: TagDeclarations | None = None,
+    provenance: dict[str, Provenance] | None = None,
+    promoted_by: str | None = None,
 ) -> GateInput:
     """The gate input document for promoting ``evidence``'s version to ``target``.
 
@@ -94,6 +96,10 @@ def build_gate_input(
     waivers are left empty: :func:`mlgate.runner.attach_waivers` fills them in. The facts
     follow ``declarations``, the policy set's tag declarations (default: the bundled
     policies'; pass ``policy_set.tag_declarations`` when deciding with another set).
+
+    With ``promotion.four_eyes`` on, the input carries ``provenance`` for every compliance
+    tag (unknown where ``provenance`` has none: a plain registry keeps no evidence ledger)
+    and ``promoted_by`` (None: unknown); otherwise they are left out, as they always were.
     """
     if declarations is None:
         from .policy import bundled_declarations
@@ -101,7 +107,7 @@ def build_gate_input(
         declarations = bundled_declarations()
     facts, digest = parse_facts(evidence.tags, declarations)
     moment, moment_ns = now or now_rfc3339()
-    return GateInput(
+    gate_input = GateInput(
         model=ModelRef(name=evidence.model, version=evidence.version),
         request=Request(
             target=target,
@@ -115,3 +121,10 @@ def build_gate_input(
         now=moment,
         now_ns=moment_ns,
     )
+    if config.evidence.four_eyes:
+        known = provenance or {}
+        gate_input.provenance = {
+            k: known.get(k, Provenance()) for k in sorted(evidence.compliance_tags)
+        }
+        gate_input.promoted_by = promoted_by
+    return gate_input

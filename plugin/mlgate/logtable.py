@@ -105,3 +105,27 @@ chain_table = sa.Table(
     mysql_charset="utf8mb4",
     mysql_collate="utf8mb4_bin",
 )
+
+
+# The evidence ledger (mlgate.ledger): one row per accepted write or delete of a
+# compliance.* tag through the gated store. Created with the decision log's tables.
+LEDGER_TABLE_NAME = "mlgate_evidence_ledger"
+
+ledger_table = sa.Table(
+    LEDGER_TABLE_NAME,
+    metadata,
+    sa.Column("id", _Id, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("tag_key", sa.String(250), nullable=False),  # MLflow's longest tag key
+    sa.Column("old_value", sa.Text(), nullable=True),  # None: the tag was absent
+    sa.Column("new_value", sa.Text(), nullable=True),  # None: the tag was deleted
+    sa.Column("writer", sa.String(256), nullable=True),  # the verified user, None: none
+    sa.Column("source", sa.String(256), nullable=False),  # the request that wrote it
+    sa.Column("created_at", _UtcDateTime(), nullable=False),
+    # (256 + 64) utf8mb4 characters: 1280 bytes, inside InnoDB's 3072-byte key limit.
+    sa.Index("ix_mlgate_evidence_ledger_version", "model", "version"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)

@@ -16,8 +16,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
 )
 
 Audience = Literal["public", "enterprise", "internal", "research"]
@@ -182,6 +184,21 @@ class Waiver(_Strict):
     ticket: str = ""
 
 
+class Provenance(_Strict):
+    """Who set a compliance tag's current value, from the evidence ledger; all null when
+    unknown (no ledger row set this value: written before the ledger, outside the gated
+    store, or without a verified user)."""
+
+    writer: str | None = Field(default=None, description="the verified MLflow user")
+    time: str | None = Field(default=None, description="when, RFC 3339 UTC")
+    source: str | None = Field(default=None, description="the request that wrote it")
+
+
+# Optional gate-input keys left out of the document when absent, so that inputs without
+# them (and their input_sha256) are exactly what they were before they existed.
+OPTIONAL_INPUT_KEYS = ("provenance", "promoted_by")
+
+
 class GateInput(_Strict):
     """The one document Rego sees as ``input``; any decision can be replayed from it."""
 
@@ -199,6 +216,25 @@ class GateInput(_Strict):
     now: str = Field(description="evaluation time, RFC 3339 UTC")
     now_ns: int
     waivers: list[Waiver] = Field(default_factory=list)
+    provenance: dict[str, Provenance] | None = Field(
+        default=None,
+        description="per compliance.* tag: who set its current value and when (the "
+        "evidence ledger); absent: not read (a plain registry or a document)",
+    )
+    promoted_by: str | None = Field(
+        default=None,
+        description="the verified user asking for the promotion; absent: unknown",
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_optional_keys(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Every dump of an input without them is what it was before they existed.
+        document = handler(self)
+        if isinstance(document, dict):
+            for key in OPTIONAL_INPUT_KEYS:
+                if document.get(key) is None:
+                    document.pop(key, None)
+        return document
 
 
 # --------------------------------------------------------------------------- decision

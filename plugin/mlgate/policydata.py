@@ -187,6 +187,15 @@ class PromptSettings:
 
 
 @dataclass(frozen=True)
+class EvidenceSettings:
+    """Who may write ``compliance.*`` evidence (empty: anyone; not enforced), and whether a
+    promotion needs a second pair of eyes (policy data ``evidence``, ``promotion``)."""
+
+    writers: tuple[str, ...]
+    four_eyes: bool
+
+
+@dataclass(frozen=True)
 class PolicySettings:
     """The settings mlgate's Python reads, from validated and filled policy data; no
     defaults here. Gate settings stay with Rego (:meth:`gate_setting` for the few a
@@ -197,6 +206,7 @@ class PolicySettings:
     default_target: str
     waivers: WaiverSettings
     prompts: PromptSettings
+    evidence: EvidenceSettings
     values: Mapping[str, Any] = field(hash=False)  # mlgate.config as the engines get it
 
     def gate_setting(self, gate: str, key: str) -> Any:
@@ -236,5 +246,11 @@ def settings_from(config: Mapping[str, Any], where: str) -> PolicySettings:
             warn_within_days=int(read("waivers.warn_within_days", "integer")),
         ),
         prompts=PromptSettings(gated=read("prompts.gated", "boolean")),
+        evidence=EvidenceSettings(
+            writers=tuple(read("evidence.writers", "array")) if "evidence" in config else (),
+            four_eyes=(
+                bool(read("promotion.four_eyes", "boolean")) if "promotion" in config else False
+            ),
+        ),
         values=config,
     )

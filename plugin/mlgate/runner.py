@@ -21,6 +21,7 @@ from .gate_input import enforcement_for, now_rfc3339  # noqa: F401 - runner's ca
 from .jsondoc import GATE_INPUT_MAX_DEPTH, canonical, read_document
 from .metadata import format_message
 from .models import (
+    OPTIONAL_INPUT_KEYS,
     Decision,
     EngineName,
     GateInput,
@@ -54,6 +55,9 @@ def serialise(gate_input: GateInput) -> tuple[dict[str, Any], str, str]:
     """
     document = gate_input.model_dump(mode="json", exclude={"manifest": {"content"}})
     document["manifest"]["content"] = gate_input.manifest.content
+    for key in OPTIONAL_INPUT_KEYS:
+        if document.get(key) is None:
+            document.pop(key, None)
     text = canonical(document)
     return document, text.decode(), hashlib.sha256(text).hexdigest()
 

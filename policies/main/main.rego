@@ -107,7 +107,7 @@ final_status(status, violations) := "waived" if {
 
 # Without waivers the gates' own results are the decision's; otherwise every
 # violation is annotated with the waiver covering it.
-gates := gate_results if {
+gate_verdicts := gate_results if {
 	count(listed_waivers) == 0
 } else := {id: gate |
 	some id, raw in gate_results
@@ -115,10 +115,22 @@ gates := gate_results if {
 	gate := {"status": final_status(raw.status, violations), "violations": violations}
 }
 
+# Four eyes (promotion.rego) joins the decision after the gates while policy
+# data switches it on; it is no gate, and no waiver covers it.
+gates := object.union(gate_verdicts, {"promotion": data.mlgate.promotion.result}) if {
+	data.mlgate.promotion.four_eyes_on
+} else := gate_verdicts
+
 all_gates_pass if {
 	every id in required_gates {
 		gates[id].status in passing_statuses
 	}
+	not four_eyes_blocks
+}
+
+four_eyes_blocks if {
+	gates.promotion
+	not gates.promotion.status in passing_statuses
 }
 
 default allowed := false

@@ -205,6 +205,9 @@ class Row:
     when: str
     link: str
     gates: list[GateResult]
+    # (key, writer, time) per compliance tag the decision was made on, when its input
+    # carries provenance (promotion.four_eyes on); writer and time None when unknown.
+    evidence: list[tuple[str, str | None, str | None]]
 
 
 # Decision.outcome as the page words it, and the row's CSS class.
@@ -230,7 +233,22 @@ def to_row(entry: LogEntry) -> Row:
         when=rfc3339(entry.created_at, timespec="seconds"),
         link=ui_link(entry.model, entry.version),
         gates=entry.decision.blocking_gates,
+        evidence=_evidence_rows(entry.gate_input),
     )
+
+
+def _evidence_rows(gate_input: object) -> list[tuple[str, str | None, str | None]]:
+    """Who wrote each fact the decision was made on (its input's ``provenance``)."""
+    provenance = gate_input.get("provenance") if isinstance(gate_input, dict) else None
+    if not isinstance(provenance, dict):
+        return []
+    rows: list[tuple[str, str | None, str | None]] = []
+    for key in sorted(provenance):
+        fact = provenance[key] if isinstance(provenance[key], dict) else {}
+        writer, time = fact.get("writer"), fact.get("time")
+        rows.append((str(key), writer if isinstance(writer, str) else None,
+                     time if isinstance(time, str) else None))
+    return rows
 
 
 @cache

@@ -22,6 +22,7 @@ from .messages import (
     describe_version,
     refusal,
     requesting_user,
+    verified_user,
 )
 from .storebase import MAX_ATTEMPTS, SqlRow, StoreBase
 
@@ -93,7 +94,7 @@ class PromotionMixin(StoreBase):
         for _ in range(MAX_ATTEMPTS):
             mv = self.get_model_version(name, version)
             evidence, read_notes = self._read_evidence(mv, target, kind)
-            decision, gate_input = self.gate.decide(evidence, target, kind)
+            decision, gate_input = self.gate.decide(evidence, target, kind, verified_user())
             if read_notes or notes:
                 decision.warnings = [*decision.warnings, *read_notes, *notes]
             if not decision.allowed:

@@ -3,6 +3,12 @@ evidence. Its ``compliance.*`` tags cannot be set or deleted, and the artifacts 
 ``compliance/`` folder cannot be written or deleted through a server that proxies
 artifacts (:func:`artifact_refusal`, hooked into every request by
 :mod:`mlgate.registry.guard`). A new version (a copy) never carries ``mlgate.*`` tags.
+
+Evidence authority: with policy data ``evidence.writers`` set, only the users listed there
+(as MLflow's authentication verified them) may set or delete compliance tags, or create a
+version carrying them; anyone else, a request nobody verified included, is refused (403).
+Every compliance-tag write or delete accepted is recorded in the evidence ledger
+(:mod:`mlgate.ledger`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +29,7 @@ from mlflow.store.model_registry.dbmodels.models import (
 from .. import mlflowapi
 from ..errors import one_line
 from ..facts import TAG_PREFIX
+from ..ledger import EvidenceWrite, ledger_insert
 from ..names import fold, is_compliance_key
 from ..textsafe import printable
 from .messages import (
@@ -30,7 +38,9 @@ from .messages import (
     failing_closed,
     quoted,
     refusal,
+    request_source,
     requesting_user,
+    verified_user,
 )
 from .servergate import server_artifact_location
 from .storebase import SqlRow, StoreBase
@@ -64,14 +74,60 @@ class FreezeMixin(StoreBase):
                 "mlgate: dropped the mlgate.* tags given to a new version of model %s "
                 "(a copy is not evaluated)", quoted(name),
             )
-        return super().create_model_version(name, source, run_id, kept, *args, **kwargs)
+        evidence = [t for t in kept if is_compliance_key(str(t.key))]
+        if evidence:  # compliance evidence given at creation: the writer rule and the ledger
+            what = f"creating a version of model {quoted(name)} with {TAG_PREFIX}* tags"
+            with failing_closed(what):
+                self.gate.ensure_available()
+                self._refuse_unlisted_writer(what)
+        created = super().create_model_version(
+            name, source, run_id, kept, *args, **kwargs
+        )
+        if evidence:
+            what = f"recording the {TAG_PREFIX}* tags of a new version of model {quoted(name)}"
+            with failing_closed(what):
+                for tag in evidence:
+                    self.gate.log.record_evidence(EvidenceWrite(
+                        model=name, version=str(created.version), key=str(tag.key),
+                        old_value=None, new_value=str(tag.value), writer=verified_user(),
+                        source=request_source(), created_at=datetime.now(UTC),
+                    ))
+        return created
 
     # ---- the evidence freeze
 
+    def _refuse_unlisted_writer(self, what: str) -> None:
+        """Evidence authority: only the users policy data ``evidence.writers`` lists may
+        write compliance evidence (an empty list: not enforced)."""
+        writers = self.gate.config.evidence.writers
+        if not writers:
+            return
+        user = verified_user()
+        if user is not None and user in writers:
+            return
+        who = f"user {quoted(user)}" if user else "a request no authentication verified"
+        _logger.warning("mlgate: refused %s: %s is not an evidence writer", what, who)
+        raise refusal(
+            f"mlgate refused {what}: {who} is not listed in policy data evidence.writers, "
+            f"the users who may write {TAG_PREFIX}* evidence (any key a database matches "
+            f"to {TAG_PREFIX}*, in any case or accent); ask a listed compliance officer to "
+            "write it"
+        )
+
     def _frozen_write(
-        self, what: str, name: str, version: str, write: Callable[[Session, Any], None]
+        self,
+        what: str,
+        name: str,
+        version: str,
+        key: str,
+        new_value: str | None,
+        write: Callable[[Session, Any], None],
     ) -> None:
-        """``write`` the tag unless the version holds a protected alias or stage."""
+        """``write`` the tag unless its writer is not an evidence writer or the version
+        holds a protected alias or stage; record it in the evidence ledger."""
+        with failing_closed(what):
+            self.gate.ensure_available()
+            self._refuse_unlisted_writer(what)
         with failing_closed(what), self.ManagedSessionMaker(read_only=False) as session:
             self._lock_model(session, name)
             sql_mv = self._get_sql_model_version(session, name, version)
@@ -88,7 +144,36 @@ class FreezeMixin(StoreBase):
                     "protected alias (or move the version out of the protected stage), edit "
                     "the evidence, and promote the version again"
                 )
+            old = self._tag_row(session, sql_mv, key)
+            old_value = None if old is None else str(old.value)
             write(session, sql_mv)
+            if old is None and new_value is None:
+                return  # nothing was deleted
+            self._record_evidence(session, EvidenceWrite(
+                model=name, version=str(sql_mv.version), key=key, old_value=old_value,
+                new_value=new_value, writer=verified_user(), source=request_source(),
+                created_at=datetime.now(UTC),
+            ))
+
+    def _tag_row(self, session: Session, sql_mv: SqlRow, key: str) -> Any:
+        """The version's tag row the database matches to ``key`` (its collation decides)."""
+        return (
+            self._get_query(session, SqlModelVersionTag)
+            .filter(
+                SqlModelVersionTag.name == sql_mv.name,
+                SqlModelVersionTag.version == sql_mv.version,
+                SqlModelVersionTag.key == key,
+            )
+            .first()
+        )
+
+    def _record_evidence(self, session: Session, row: EvidenceWrite) -> None:
+        """The ledger row, in the tag's transaction when the log shares the database;
+        else in the log's own, before the tag commits (a ledger failure refuses it)."""
+        if self._log_in_registry_database():
+            session.execute(ledger_insert(row))
+        else:
+            self.gate.log.record_evidence(row)
 
     def set_model_version_tag(self, name: str, version: str, tag: Any) -> None:
         if not is_compliance_key(str(tag.key)):
@@ -107,7 +192,7 @@ class FreezeMixin(StoreBase):
             )
 
         what = f"setting tag {quoted(tag.key)} of {describe_version(name, version)}"
-        self._frozen_write(what, name, version, write)
+        self._frozen_write(what, name, version, str(tag.key), str(tag.value), write)
         return None
 
     def delete_model_version_tag(self, name: str, version: str, key: str) -> None:
@@ -119,20 +204,12 @@ class FreezeMixin(StoreBase):
         mlflowapi.validate_tag_name(key)
 
         def delete(session: Session, sql_mv: SqlRow) -> None:
-            existing = (
-                self._get_query(session, SqlModelVersionTag)
-                .filter(
-                    SqlModelVersionTag.name == name,
-                    SqlModelVersionTag.version == sql_mv.version,
-                    SqlModelVersionTag.key == key,
-                )
-                .first()
-            )
+            existing = self._tag_row(session, sql_mv, key)
             if existing is not None:
                 session.delete(existing)
 
         what = f"deleting tag {quoted(key)} of {describe_version(name, version)}"
-        self._frozen_write(what, name, version, delete)
+        self._frozen_write(what, name, version, str(key), None, delete)
         return None
 
     # ---- proxied artifacts

@@ -51,6 +51,30 @@ def requesting_user() -> str:
     return current_actor()
 
 
+def verified_user() -> str | None:
+    """The user MLflow's authentication verified for this request; None without one
+    (no auth app, or outside a request: nobody was verified)."""
+    try:
+        from flask import g, has_request_context
+    except ImportError:  # pragma: no cover - flask comes with mlflow
+        return None
+    if not has_request_context():
+        return None
+    user = g.get("mlflow_authenticated_user")
+    return str(user) if user else None
+
+
+def request_source() -> str:
+    """Where a write came from: ``POST /api/2.0/mlflow/...`` in a server, else ``in-process``."""
+    try:
+        from flask import has_request_context, request
+    except ImportError:  # pragma: no cover - flask comes with mlflow
+        return "in-process"
+    if not has_request_context():
+        return "in-process"
+    return printable(f"{request.method} {request.path}")[:256]
+
+
 def refusal(message: str) -> MlflowException:
     return MlflowException(message, error_code=PERMISSION_DENIED)
 

@@ -156,12 +156,23 @@ class Gate:
         return self.registry.evidence(mv)
 
     def decide(
-        self, evidence: Evidence, target: str, kind: TargetKind
+        self, evidence: Evidence, target: str, kind: TargetKind, promoted_by: str | None = None
     ) -> tuple[Decision, GateInput]:
-        """:func:`mlgate.gate.decide` with this process's policy set and this thread's engine."""
+        """:func:`mlgate.gate.decide` with this process's policy set and this thread's engine;
+        with ``promotion.four_eyes`` on, the evidence ledger's provenance and the verified
+        user promoting (``promoted_by``) go into the input."""
         from .. import gate
 
-        return gate.decide(evidence, target, kind, self._engine_for_thread(), self.policy_set)
+        provenance = None
+        if self.config.evidence.four_eyes:
+            from ..ledger import provenance as ledger_provenance
+
+            history = self.log.evidence_history(evidence.model, evidence.version)
+            provenance = ledger_provenance(evidence.compliance_tags, history)
+        return gate.decide(
+            evidence, target, kind, self._engine_for_thread(), self.policy_set,
+            provenance=provenance, promoted_by=promoted_by,
+        )
 
     def record(self, decision: Decision, gate_input: GateInput, actor: str) -> None:
         from .. import gate
@@ -198,7 +209,7 @@ class UnavailableGate(Gate):
         raise AssertionError  # pragma: no cover - ensure_available raised
 
     def decide(
-        self, evidence: Evidence, target: str, kind: TargetKind
+        self, evidence: Evidence, target: str, kind: TargetKind, promoted_by: str | None = None
     ) -> tuple[Decision, GateInput]:
         self.ensure_available()
         raise AssertionError  # pragma: no cover - ensure_available raised

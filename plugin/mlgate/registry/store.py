@@ -20,7 +20,8 @@
 - ``set_model_version_tag`` / ``delete_model_version_tag`` of a compliance key (any key
   :func:`mlgate.names.is_compliance_key` says a database could match to ``compliance.*``:
   ``COMPLIANCE.filing.status`` too) are refused while the version holds a protected alias or
-  stage (the evidence freeze).
+  stage (the evidence freeze), and by anyone policy data ``evidence.writers`` does not list
+  (evidence authority); every accepted one is recorded in the evidence ledger.
 - ``rename_registered_model`` of a model holding a protected alias or stage: every
   protected holding is evaluated again under the new name (waivers match names) and the
   rename is refused when any would be blocked. The blocked decisions are logged; the
@@ -140,6 +141,7 @@ from .messages import (
     quoted,
     refusal,
     requesting_user,
+    verified_user,
 )
 from .servergate import configured_gate
 from .settings import inner_uri
@@ -311,7 +313,7 @@ class GatedStoreMixin(PromotionMixin, FreezeMixin):
                 continue
             evidence = replace(self.gate.read(self.get_model_version(name, version)),
                                model=new_name)
-            decision, gate_input = self.gate.decide(evidence, target, kind)
+            decision, gate_input = self.gate.decide(evidence, target, kind, verified_user())
             if not decision.allowed:
                 decision.warnings = [
                     *decision.warnings,

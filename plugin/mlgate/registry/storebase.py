@@ -143,6 +143,18 @@ class StoreBase:
                 if attempt + 1 == MAX_ATTEMPTS or database_fault(exc) is None:
                     raise
 
+    def _log_in_registry_database(self) -> bool:
+        """The decision log (and the evidence ledger) is in the registry's own database."""
+        import os
+
+        from ..uris import sqlite_path
+
+        log, registry = self.gate.settings.decision_log, self.gate.settings.registry_uri
+        log_file, registry_file = sqlite_path(log), sqlite_path(registry)
+        if log_file is not None and registry_file is not None:
+            return os.path.realpath(log_file) == os.path.realpath(registry_file)
+        return log == registry
+
     @staticmethod
     def _compliance_tags(tags: dict[str, str]) -> dict[str, str]:
         """The tags a database could match to ``compliance.*`` keys."""
