@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import Enforcement, GateInput, ModelRef, Request, TargetKind
+from .models import AttestationEvidence, Enforcement, GateInput, ModelRef, Request, TargetKind
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 
@@ -58,6 +58,8 @@ class Evidence:
     tags: dict[str, str]
     aliases: list[str]
     manifest: bytes | None = field(repr=False)
+    # Only when the attestation gate has trusted keys (mlgate.attestation.observe).
+    attestation: AttestationEvidence | None = field(default=None, repr=False, compare=False)
 
     @property
     def compliance_tags(self) -> dict[str, str]:
@@ -112,6 +114,7 @@ def build_gate_input(
         tags=evidence.compliance_tags,
         aliases=sorted(evidence.aliases),
         manifest=manifest_evidence(evidence.manifest, digest),
+        attestation=evidence.attestation,
         now=moment,
         now_ns=moment_ns,
     )

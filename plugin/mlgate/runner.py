@@ -54,6 +54,8 @@ def serialise(gate_input: GateInput) -> tuple[dict[str, Any], str, str]:
     """
     document = gate_input.model_dump(mode="json", exclude={"manifest": {"content"}})
     document["manifest"]["content"] = gate_input.manifest.content
+    if gate_input.attestation is None:
+        del document["attestation"]  # gate off: inputs (and their digests) as before it
     text = canonical(document)
     return document, text.decode(), hashlib.sha256(text).hexdigest()
 
@@ -300,6 +302,7 @@ def build_decision(
         engine=engine_name,
         input_sha256=sha256 or input_sha256(gate_input),
         evaluated_at=gate_input.now,
+        model_files_sha256=gate_input.attestation.files_sha256 if gate_input.attestation else None,
     )
 
 
