@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .dsse import PAYLOAD_TYPE, key_id, load_public_key, sign_envelope, verify_envelope
 from .errors import RegistryError, one_line
 from .facts import TAG_PREFIX, sha256_hex
-from .models import AttestationEvidence
 from .modelfiles import files_diff, files_sha256, hash_repository
+from .models import AttestationEvidence
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager

@@ -83,7 +83,9 @@ def load_public_key(pem: str | bytes, where: str) -> Any:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: not a PEM public key") from exc
     if not _supported(key):
-        raise ValueError(f"{where}: expected an Ed25519 or ECDSA P-256 key, not {type(key).__name__}")
+        raise ValueError(
+            f"{where}: expected an Ed25519 or ECDSA P-256 key, not {type(key).__name__}"
+        )
     return key
 
 

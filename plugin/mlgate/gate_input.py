@@ -75,6 +75,8 @@ class Evidence:
         changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         if self.manifest_sha256 != earlier.manifest_sha256:
             changed.append(MANIFEST_ARTIFACT)
+        if self.attestation != earlier.attestation:
+            changed.append("attestation or model files")
         if (self.model, self.version) != (earlier.model, earlier.version):
             changed.append("version")  # an alias moved to another version
         return changed

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def hash_repository(repo: Any) -> dict[str, str]:
     return _parallel(names, one)
 
 
-def files_sha256(files: dict[str, str]) -> str:
+def files_sha256(files: Mapping[str, str]) -> str:
     """One digest of a set of model files: sha256 of the canonical JSON of name -> sha256."""
     text = json.dumps(dict(sorted(files.items())), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
