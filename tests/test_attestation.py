@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from fixtures_opa import require_opa_golib
 from helpers import POLICIES, edit_config, mlgate
-
 from mlgate.attestation import ATTESTATION_TAG
 from mlgate.evidence import Registry, VersionRef
 
