@@ -307,3 +307,28 @@ def test_bad_version_argument_exit_2(
 ) -> None:
     run = _attest(registry, policies, "chatbot", "x", keys["officer"][0])
     assert run.exit_code == 2 and "VERSION" in run.stderr
+
+
+def test_server_store_gate_checks_the_attestation(
+    registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]], tmp_path: Path
+) -> None:
+    """The server store's gate (the one the mlgate+ store calls on a gated promotion),
+    in-process on the same sqlite registry: it verifies and hashes too."""
+    from mlgate.registry.servergate import Gate
+    from mlgate.registry.settings import GateSettings
+
+    version = _version(registry)
+    assert _attest(registry, policies, "chatbot", version, keys["officer"][0]).exit_code == 0
+    settings = GateSettings(registry_uri=registry.tracking_uri,
+                            tracking_uri=registry.tracking_uri, policies=str(policies),
+                            decision_log=f"sqlite:///{tmp_path / 'log.db'}")
+    server_gate = Gate(settings)
+    mv = registry.client.get_model_version("chatbot", version)
+    decision, gate_input = server_gate.decide(server_gate.read(mv), "production", "alias")
+    assert decision.allowed and gate_input.attestation is not None
+    assert decision.model_files_sha256 == gate_input.attestation.files_sha256
+    weights = _model_dir(registry, "chatbot", version) / "weights" / "part-0.bin"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    decision, _ = server_gate.decide(server_gate.read(mv), "production", "alias")
+    assert not decision.allowed
+    assert decision.failing_codes == ["attestation.model_file_changed"]
