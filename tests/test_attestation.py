@@ -332,3 +332,27 @@ def test_server_store_gate_checks_the_attestation(
     decision, _ = server_gate.decide(server_gate.read(mv), "production", "alias")
     assert not decision.allowed
     assert decision.failing_codes == ["attestation.model_file_changed"]
+
+
+def test_audit_rehashes_protected_holdings(
+    registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]]
+) -> None:
+    version = _version(registry)
+    assert _attest(registry, policies, "chatbot", version, keys["officer"][0]).exit_code == 0
+    run = mlgate("promote", "chatbot", version, "--alias", "production", "--policies",
+                 str(policies), *registry.args)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    run = mlgate("audit", "--policies", str(policies), "--format", "json", *registry.args)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    # One byte of a model file of the version in production.
+    weights = _model_dir(registry, "chatbot", version) / "weights" / "part-0.bin"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    run = mlgate("audit", "--policies", str(policies), "--format", "json", *registry.args)
+    assert run.exit_code == 1, run.stderr
+    [decision] = run.json()
+    assert decision["model_files_sha256"] != registry.tags("chatbot", version)[ATTESTATION_TAG]
+    assert _codes(decision) == {"attestation.model_file_changed"}
+    assert any("model files changed since promotion" in w and "weights/part-0.bin" in w
+               for w in decision["warnings"]), decision["warnings"]
