@@ -356,3 +356,18 @@ def test_audit_rehashes_protected_holdings(
     assert _codes(decision) == {"attestation.model_file_changed"}
     assert any("model files changed since promotion" in w and "weights/part-0.bin" in w
                for w in decision["warnings"]), decision["warnings"]
+
+
+def test_attest_refuses_a_shared_artifact_location(
+    registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]]
+) -> None:
+    from mlgate.evidence import global_mlflow_uri
+
+    v1 = _version(registry)
+    assert _attest(registry, policies, "chatbot", v1, keys["officer"][0]).exit_code == 0
+    source = registry.client.get_model_version("chatbot", v1).source
+    with global_mlflow_uri(registry.tracking_uri):
+        v2 = str(registry.client.create_model_version("chatbot", source).version)
+    run = _attest(registry, policies, "chatbot", v2, keys["officer"][0])
+    assert run.exit_code == 2 and "shares its artifact location" in run.stderr
+    assert ATTESTATION_TAG not in registry.tags("chatbot", v2)

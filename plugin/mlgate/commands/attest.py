@@ -4,7 +4,7 @@ files (:mod:`mlgate.attestation`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,11 @@ from .options import (
     TrackingUriOpt,
     seconds,
 )
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+    from ..evidence import Registry
 
 
 @app.command("attest")
@@ -85,6 +90,7 @@ def attest_command(
     registry = Registry(tracking_uri, registry_uri)
     mv = registry.model_version(ref)
     refuse_frozen(mv, config)
+    _refuse_shared(registry, mv)
     evidence = registry.evidence(mv)
     digest, document = attest(registry, mv, evidence, private_key, attester)
     typer.echo(
@@ -92,3 +98,22 @@ def attest_command(
         f"file(s), {len(document['predicate']['compliance_tags'])} compliance tag(s); "
         f"compliance/attestation.dsse.json sha256 {digest}"
     )
+
+
+def _refuse_shared(registry: Registry, mv: ModelVersion) -> None:
+    """Exit 2, nothing written, when another version reads its artifacts from the same
+    place and carries an attestation: one envelope file would serve both, and
+    overwriting it would break the other's."""
+    from ..attestation import ATTESTATION_TAG
+    from ..errors import InputError
+    from ..sharedartifacts import sharing_versions
+
+    others = [o for o in sharing_versions(registry, mv) if ATTESTATION_TAG in (o.tags or {})]
+    if others:
+        named = ", ".join(f"{o.name!r} version {o.version}" for o in others[:5])
+        raise InputError(
+            f"model {mv.name!r} version {mv.version} shares its artifact location with "
+            f"{named}, which carries an attestation: attesting would overwrite its "
+            "compliance/attestation.dsse.json, and nothing was written. Register this "
+            "version from its own model artifact and attest there"
+        )
