@@ -371,3 +371,21 @@ def test_attest_refuses_a_shared_artifact_location(
     run = _attest(registry, policies, "chatbot", v2, keys["officer"][0])
     assert run.exit_code == 2 and "shares its artifact location" in run.stderr
     assert ATTESTATION_TAG not in registry.tags("chatbot", v2)
+
+
+def test_attest_and_check_through_a_tracking_server(
+    server_registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]]
+) -> None:
+    """A real ``mlflow server`` with proxied artifacts: the model files are listed and
+    downloaded one by one through the server to be hashed, the envelope uploaded there."""
+    name = server_registry.unique("chatbot")
+    mv = server_registry.create_version(name, compliant_tags(), manifest=example_manifest())
+    version = str(mv.version)
+    run = _attest(server_registry, policies, name, version, keys["officer"][0])
+    assert run.exit_code == 0, run.stderr
+    assert "1 model file(s)" in run.stdout  # MLmodel
+    code, decision = _check(server_registry, policies, name, version)
+    assert code == 0, decision
+    server_registry.client.set_model_version_tag(name, version, "compliance.filing.id", "X-1")
+    code, decision = _check(server_registry, policies, name, version)
+    assert (code, _codes(decision)) == (1, {"attestation.tag_changed"})
