@@ -33,7 +33,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 LAYERS: list[tuple[str, set[str]]] = [
     ("helpers", {"mlgate", "mlgate.errors", "mlgate.jsondoc", "mlgate.names", "mlgate.timetokens",
                  "mlgate.textsafe", "mlgate.targets", "mlgate.revision", "mlgate.jsonsubset",
-                 "mlgate.uris", "mlgate.mlflowapi"}),
+                 "mlgate.uris", "mlgate.mlflowapi", "mlgate.dsse"}),
     ("models", {"mlgate.models", "mlgate.tags"}),
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.regosource", "mlgate.policydata",
                 "mlgate.metadata",
@@ -46,7 +46,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("reader and log", {"mlgate.evidence", "mlgate.references", "mlgate.decisionlog",
                         "mlgate.logchain", "mlgate.logsign", "mlgate.ledger",
                         "mlgate.logentry", "mlgate.logtable", "mlgate.serverrecord",
-                        "mlgate.sharedartifacts"}),
+                        "mlgate.sharedartifacts", "mlgate.attestation", "mlgate.modelfiles"}),
     ("bulk decisions", {"mlgate.bulk", "mlgate.audit", "mlgate.impact", "mlgate.scenarios"}),
     ("output", {"mlgate.output.*"}),
     ("entry points", {"mlgate.commands.*", "mlgate.registry.*", "mlgate.cli",

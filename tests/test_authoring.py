@@ -39,7 +39,7 @@ def add_complaints_gate(root: Path) -> None:
         shutil.copy(AUTHORING / name, gate / name)
     main = root / "main" / "main.rego"
     text = main.read_text(encoding="utf-8")
-    wired = text.replace('"service"]', '"service", "complaints"]')
+    wired = text.replace('"attestation"]', '"attestation", "complaints"]')
     assert wired != text, "required_gates not found in main.rego"
     main.write_text(wired, encoding="utf-8")
     data = json.loads((root / "data.json").read_text(encoding="utf-8"))

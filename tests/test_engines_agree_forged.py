@@ -171,7 +171,9 @@ def test_missing_policy_data_section_blocks_alike(section: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [("service",), ("service", "minors"), ("labeling", "producer_code")]
+    "path",
+    [("service",), ("service", "minors"), ("labeling", "producer_code"), ("attestation",),
+     ("attestation", "sha256")],
 )
 def test_facts_of_a_switched_off_duty_cannot_be_dropped(path: tuple[str, ...]) -> None:
     """Under the shipped data the service gate and the producer code are off, yet a

@@ -443,7 +443,7 @@ def _add_gate(policies: Path) -> None:
     gate_dir.mkdir()
     (gate_dir / "complaints.rego").write_text(COMPLAINTS_GATE)
     main = policies / "main" / "main.rego"
-    wired = main.read_text().replace('"service"]', '"service", "complaints"]', 1)
+    wired = main.read_text().replace('"attestation"]', '"attestation", "complaints"]', 1)
     main.write_text(wired)
 
 
@@ -479,7 +479,7 @@ def test_impact_across_a_gate_addition(complaints: RegistryHelper, repo: Repo) -
     assert (flip["model"], flip["direction"]) == ("open", "allowed -> blocked")
     assert codes(flip["added"]) == ["complaints.channel_missing"]
     assert [g["id"] for g in flip["base"]["gates"]] == [
-        "scope", "filing", "assessment", "labeling", "data_manifest", "service"
+        "scope", "filing", "assessment", "labeling", "data_manifest", "service", "attestation"
     ]
     assert "complaints" in [g["id"] for g in flip["head"]["gates"]]
     assert run.json()["allowed_both"] == 1  # heard v1

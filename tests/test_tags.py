@@ -40,6 +40,8 @@ _OLD_TAGS = (
     # The service gate's obligations (issue 13, Art. 9-15): references, as filing.id is.
     *(f"compliance.service.{k}" for k in ("user_agreement", "minors", "user_data",
                                           "content_handling", "complaints")),
+    # The attestation gate's digest tag (issue 12): a digest, as the manifest's is.
+    "compliance.attestation.sha256",
 )
 _MODALITIES = ("text", "image", "audio", "video", "code")
 
@@ -147,6 +149,7 @@ def old_parse_facts(tags: dict[str, str]) -> tuple[dict[str, Any], str | None]:
                      "producer_code": p.raw("compliance.labeling.producer_code")},
         "service": {k: p.raw(f"compliance.service.{k}") for k in (
             "user_agreement", "minors", "user_data", "content_handling", "complaints")},
+        "attestation": {"sha256": p.digest("compliance.attestation.sha256")},
     }
     digest = p.digest("compliance.data_manifest.sha256")
     facts["errors"] = p.errors
@@ -472,7 +475,7 @@ def trial_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "description": "Art. 15: how users complain"}}}, indent=2))
     main = root / "main" / "main.rego"
     text = main.read_text(encoding="utf-8")
-    wired = text.replace('"service"]', '"service", "trial"]', 1)
+    wired = text.replace('"attestation"]', '"attestation", "trial"]', 1)
     assert wired != text, "required_gates not found in main.rego"
     main.write_text(wired, encoding="utf-8")
     return root

@@ -171,6 +171,15 @@ def explain(
             f"{now_digest[:12]}...): {fields}"
         )
 
+    then_files = promoted.decision.model_files_sha256
+    now_files = gate_input.attestation.files_sha256 if gate_input.attestation else None
+    if then_files and now_files and then_files != now_files:
+        changed = ", ".join(gate_input.attestation.files_diff if gate_input.attestation else [])
+        reasons.append(
+            f"model files changed since {since} (model files sha256 {then_files[:12]}... -> "
+            f"{now_files[:12]}...){': ' + changed if changed else ''}"
+        )
+
     reasons.extend(_waiver_reasons(promoted, gate_input, now_codes, policy_set, since))
 
     replay = _replay(then_doc, holding, engine, policy_set)

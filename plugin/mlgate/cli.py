@@ -12,6 +12,7 @@ from __future__ import annotations
 # isort: off
 from .commands import check as _check_commands  # noqa: F401
 from .commands import audit as _audit_commands  # noqa: F401
+from .commands import attest as _attest_commands  # noqa: F401
 from .commands import impact as _impact_commands  # noqa: F401
 from .commands import demo as _demo_commands  # noqa: F401
 from .commands import evidence as _evidence_commands  # noqa: F401

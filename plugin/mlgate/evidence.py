@@ -193,6 +193,9 @@ class Registry:
         self.registry_uri = (registry_uri or "").strip() or None
         self.create = create  # may a sqlite registry that does not exist yet be created?
         self._client: MlflowClient | None = None
+        # Policy data's attestation.trusted_keys: when set, every read checks the
+        # version's attestation and hashes its model files (mlgate.attestation.observe).
+        self.trusted_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def where(self) -> str:
@@ -279,7 +282,7 @@ class Registry:
     def evidence(self, mv: ModelVersion, aliases: list[str] | None = None) -> Evidence:
         """The evidence of a version entity, its manifest fetched now. ``aliases`` stands
         in for the entity's own when it came from a search, which carries none."""
-        return Evidence(
+        evidence = Evidence(
             model=mv.name,
             version=str(mv.version),
             source=mv.source or "",
@@ -287,6 +290,13 @@ class Registry:
             aliases=list(mv.aliases or []) if aliases is None else list(aliases),
             manifest=self.manifest_bytes(mv),
         )
+        if not self.trusted_keys:
+            return evidence
+        from dataclasses import replace
+
+        from .attestation import observe
+
+        return replace(evidence, attestation=observe(self, mv, evidence, self.trusted_keys))
 
     def gate_input(
         self, ref: VersionRef, *, target: str, kind: TargetKind, config: PolicySettings

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import Enforcement, GateInput, ModelRef, Provenance, Request, TargetKind
+from .models import (
+    AttestationEvidence,
+    Enforcement,
+    GateInput,
+    ModelRef,
+    Provenance,
+    Request,
+    TargetKind,
+)
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 
@@ -58,6 +66,8 @@ class Evidence:
     tags: dict[str, str]
     aliases: list[str]
     manifest: bytes | None = field(repr=False)
+    # Only when the attestation gate has trusted keys (mlgate.attestation.observe).
+    attestation: AttestationEvidence | None = field(default=None, repr=False, compare=False)
 
     @property
     def compliance_tags(self) -> dict[str, str]:
@@ -73,6 +83,8 @@ class Evidence:
         changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         if self.manifest_sha256 != earlier.manifest_sha256:
             changed.append(MANIFEST_ARTIFACT)
+        if self.attestation != earlier.attestation:
+            changed.append("attestation or model files")
         if (self.model, self.version) != (earlier.model, earlier.version):
             changed.append("version")  # an alias moved to another version
         return changed
@@ -118,6 +130,7 @@ def build_gate_input(
         tags=evidence.compliance_tags,
         aliases=sorted(evidence.aliases),
         manifest=manifest_evidence(evidence.manifest, digest),
+        attestation=evidence.attestation,
         now=moment,
         now_ns=moment_ns,
     )

@@ -173,6 +173,35 @@ class ManifestEvidence(_Strict):
     )
 
 
+AttestationSignature = Literal["valid", "invalid", "untrusted"]
+
+
+class AttestationEvidence(_Strict):
+    """What Python found checking ``compliance/attestation.dsse.json`` (mlgate.attestation):
+    the signature verified and the model files hashed here; the attestation gate decides."""
+
+    present: bool = Field(description="the artifact compliance/attestation.dsse.json exists")
+    envelope_sha256: str | None = Field(default=None, description="sha256 of its bytes")
+    error: str | None = Field(
+        default=None, description="why it could not be read, verified or the files hashed"
+    )
+    signature: AttestationSignature | None = None
+    signer: str | None = Field(default=None, description="name of the trusted key that signed")
+    subject_match: bool = Field(default=False, description="the statement names this version")
+    statement_model: str | None = None
+    statement_version: str | None = None
+    tags_diff: list[str] = Field(
+        default_factory=list, description="compliance.* tags added, removed or changed since"
+    )
+    manifest_match: bool = Field(default=False, description="same data manifest digest")
+    files_diff: list[str] = Field(
+        default_factory=list, description="model files added, removed or changed since"
+    )
+    files_sha256: str | None = Field(
+        default=None, description="digest of the current model files (mlgate.modelfiles)"
+    )
+
+
 class Waiver(_Strict):
     """A waiver already matched to this model version and active at ``now``."""
 
@@ -196,7 +225,7 @@ class Provenance(_Strict):
 
 # Optional gate-input keys left out of the document when absent, so that inputs without
 # them (and their input_sha256) are exactly what they were before they existed.
-OPTIONAL_INPUT_KEYS = ("provenance", "promoted_by")
+OPTIONAL_INPUT_KEYS = ("provenance", "promoted_by", "attestation")
 
 
 class GateInput(_Strict):
@@ -213,6 +242,9 @@ class GateInput(_Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     manifest: ManifestEvidence
+    attestation: AttestationEvidence | None = Field(
+        default=None, description="present only when the attestation gate has trusted keys"
+    )
     now: str = Field(description="evaluation time, RFC 3339 UTC")
     now_ns: int
     waivers: list[Waiver] = Field(default_factory=list)
@@ -275,6 +307,10 @@ class Decision(_Strict):
     engine: EngineName
     input_sha256: str
     evaluated_at: str
+    model_files_sha256: str | None = Field(
+        default=None, description="digest of the model files the decision was made on, "
+        "when the attestation gate hashed them"
+    )
 
     @property
     def blocking_gates(self) -> list[GateResult]:

@@ -304,6 +304,7 @@ def build_decision(
         engine=engine_name,
         input_sha256=sha256 or input_sha256(gate_input),
         evaluated_at=gate_input.now,
+        model_files_sha256=gate_input.attestation.files_sha256 if gate_input.attestation else None,
     )
 
 

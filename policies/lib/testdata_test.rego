@@ -26,6 +26,7 @@ config := {
 		"code": ["explicit", "implicit"],
 	},
 	"require_producer_code": false},
+	"attestation": {"trusted_keys": []},
 	"service": {
 		"required": false,
 		"user_agreement": true,
@@ -128,6 +129,7 @@ valid_input := {
 			"content_handling": null,
 			"complaints": null,
 		},
+		"attestation": {"sha256": null},
 		"errors": [],
 	},
 	"tags": {

@@ -62,6 +62,7 @@ wellformed_at_a_glance if {
 	f.labeling.implicit in {null, true, false}
 	type_name(f.labeling.producer_code) in {"null", "string"}
 	count([n | some n in service_obligations; type_name(f.service[n]) in {"null", "string"}]) == 5
+	nullable_digest(f.attestation.sha256)
 	f.errors == []
 	now_ns := input.now_ns
 	is_number(now_ns)
@@ -94,6 +95,7 @@ wellformed_at_a_glance if {
 	c.assessment.max_age_days >= 1
 	is_boolean(c.labeling.require_producer_code)
 	count([k | some k in service_switches; is_boolean(c.service[k])]) == 6
+	trusted_keys_wellformed(c.attestation.trusted_keys)
 	required := c.labeling.required
 	is_object(required)
 	count([x |
@@ -319,6 +321,11 @@ malformed contains ["service", concat(".", ["facts.service", name])] if {
 
 service_fact_wellformed(name) if nullable_string(facts.service[name])
 
+# The attestation's digest tag, present even while the gate is off.
+malformed contains ["attestation", "facts.attestation.sha256"] if not attestation_digest_wellformed
+
+attestation_digest_wellformed if nullable_digest(facts.attestation.sha256)
+
 # ------------------------------------------------------------------- manifest
 
 malformed contains ["data_manifest", concat(".", ["manifest", field])] if {
@@ -450,6 +457,17 @@ malformed contains ["service", "data.mlgate.config.service"] if not service_conf
 
 service_config_wellformed if {
 	count([k | some k in service_switches; is_boolean(config.service[k])]) == count(service_switches)
+}
+
+# The trusted keys: a list of {name, public_key_pem} texts. Anything else (a
+# string, a key without its PEM) is neither "no key" nor a key.
+malformed contains ["attestation", "data.mlgate.config.attestation"] if not attestation_config_wellformed
+
+attestation_config_wellformed if trusted_keys_wellformed(config.attestation.trusted_keys)
+
+trusted_keys_wellformed(keys) if {
+	is_array(keys)
+	count([k | some k in keys; is_string(k.name); is_string(k.public_key_pem)]) == count(keys)
 }
 
 # The protected targets: without them every target would read as unprotected.

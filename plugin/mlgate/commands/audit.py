@@ -195,6 +195,11 @@ def audit_command(
     formatting = sarif_options(fmt, policy_set, sarif_anchor, sarif_include_waived)
     configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
+    from ..attestation import trusted_keys
+
+    # With trusted keys, every protected holding's model files are re-hashed (streaming,
+    # in parallel) and compared with its attestation by the attestation gate.
+    registry.trusted_keys = trusted_keys(policy_set.config.values)
     log, missing = open_log(decision_log, registry)
     try:
         with progress_bar("audit") as progress:

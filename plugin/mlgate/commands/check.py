@@ -123,6 +123,9 @@ def check(
         )
         configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
         registry = Registry(tracking_uri, registry_uri)
+        from ..attestation import trusted_keys
+
+        registry.trusted_keys = trusted_keys(policy_set.config.values)
         decision, _ = decide(registry.read(ref), target, kind, eng, policy_set)
     raise typer.Exit(report([decision], fmt, output, formatting))
 

@@ -172,6 +172,9 @@ def promote_command(
     validate_target(alias, "alias", policy_set.config.protected_aliases, what="--alias")
     configure_cli_environment(timeout=seconds(registry_timeout, "--registry-timeout"))
     registry = Registry(tracking_uri, registry_uri)
+    from ..attestation import trusted_keys
+
+    registry.trusted_keys = trusted_keys(policy_set.config.values)
     if not dry_run:
         record = _server_record(registry, decision_log)
         if record is not None:

@@ -113,6 +113,11 @@ class Gate:
             self._engine_for_thread()  # a bad engine name or URL stops the server now
         self.log: DecisionLog = DecisionLog(settings.decision_log)
         self.registry = ServerRegistry(settings.tracking_uri, settings.registry_uri)
+        from ..attestation import trusted_keys
+
+        # The attestation gate's keys: each promotion then verifies and hashes the model
+        # files in this process (README, Limits).
+        self.registry.trusted_keys = trusted_keys(self.policy_set.config.values)
 
     @property
     def config(self) -> PolicySettings:
