@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from helpers import (
+    POLICIES,
     Run,
     decide,
     edit_config,
@@ -321,10 +322,13 @@ def test_the_working_tree_is_compared_by_default(versions: RegistryHelper, repo:
 def test_policy_data_diff(versions: RegistryHelper, repo: Repo) -> None:
     run = impact(versions, repo, "--format", "json")
     both = ["explicit", "implicit"]
+    # The base is the shipped policy data: compliance tunes it without this test noticing.
+    shipped = json.loads((POLICIES / "data.json").read_text())
+    max_age = shipped["mlgate"]["config"]["assessment"]["max_age_days"]
     # The head's labeling.required holds text alone: the other modalities are removed.
     assert run.json()["data_changes"] == [
-        {"key": "mlgate.config.assessment.max_age_days", "change": "changed", "base": 365,
-         "head": 20},
+        {"key": "mlgate.config.assessment.max_age_days", "change": "changed",
+         "base": max_age, "head": 20},
         *(
             {"key": f"mlgate.config.labeling.required.{m}", "change": "removed",
              "base": both, "head": None}
@@ -338,12 +342,12 @@ def test_policy_data_diff(versions: RegistryHelper, repo: Repo) -> None:
     table = impact(versions, repo).stdout.splitlines()
     assert "policy data: 6 change(s)" in table
     assert '  mlgate.config.labeling.required.audio: ["explicit", "implicit"] -> absent' in table
-    assert "  mlgate.config.assessment.max_age_days: 365 -> 20" in table
+    assert f"  mlgate.config.assessment.max_age_days: {max_age} -> 20" in table
     assert '  mlgate.config.labeling.required.text: ["explicit", "implicit"] -> ["explicit"]' in (
         table
     )
     markdown = impact(versions, repo, "--format", "markdown").stdout
-    assert "| mlgate.config.assessment.max\\_age\\_days | 365 | 20 |" in markdown
+    assert f"| mlgate.config.assessment.max\\_age\\_days | {max_age} | 20 |" in markdown
     # Nothing changed, nothing listed.
     same = mlgate("policy", "impact", "--base", repo.head, "--policies", str(repo.policies),
                   *versions.args, "--format", "json")
