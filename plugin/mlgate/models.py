@@ -171,6 +171,23 @@ class ManifestEvidence(_Strict):
     )
 
 
+class EvaluationEvidence(_Strict):
+    """The safety-evaluation run named by ``compliance.evaluation.run_id``, as read with
+    one ``get_run`` on the registry's own tracking server (contract section 7)."""
+
+    run_id: str = Field(description="the run id the tag names (stripped)")
+    found: bool = Field(description="the run was read; false when absent or unreadable")
+    status: str | None = Field(default=None, description="the run's status, e.g. FINISHED")
+    experiment_id: str | None = Field(default=None, description="the run's experiment id")
+    metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        default_factory=dict, description="the run's latest metrics, finite numbers only"
+    )
+    invalid_metrics: list[str] = Field(
+        default_factory=list, description="metric keys whose value is NaN or infinite"
+    )
+    error: str | None = Field(default=None, description="why the run could not be read")
+
+
 class Waiver(_Strict):
     """A waiver already matched to this model version and active at ``now``."""
 
@@ -196,6 +213,10 @@ class GateInput(_Strict):
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     manifest: ManifestEvidence
+    evaluation: EvaluationEvidence | None = Field(
+        default=None,
+        description="the run compliance.evaluation.run_id names; null when the tag is absent",
+    )
     now: str = Field(description="evaluation time, RFC 3339 UTC")
     now_ns: int
     waivers: list[Waiver] = Field(default_factory=list)
