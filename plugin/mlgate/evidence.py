@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from .errors import EvidenceChangedError as EvidenceChangedError
 from .errors import InputError, MlgateError, RegistryError, one_line
+from .evalrun import read_evaluation
 from .facts import DIGEST_TAG, MANIFEST_ARTIFACT, sha256_hex
 from .gate_input import Evidence as Evidence
 from .gate_input import build_gate_input as build_gate_input
@@ -121,6 +122,7 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the registry
+
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -286,6 +288,7 @@ class Registry:
             tags=dict(mv.tags or {}),
             aliases=list(mv.aliases or []) if aliases is None else list(aliases),
             manifest=self.manifest_bytes(mv),
+            evaluation=read_evaluation(lambda: self.client, dict(mv.tags or {}), self.where),
         )
 
     def gate_input(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts, sha256_hex
-from .models import Enforcement, GateInput, ModelRef, Request, TargetKind
+from .models import Enforcement, EvaluationEvidence, GateInput, ModelRef, Request, TargetKind
 from .policydata import PolicySettings
 from .tags import TagDeclarations
 
@@ -58,6 +58,8 @@ class Evidence:
     tags: dict[str, str]
     aliases: list[str]
     manifest: bytes | None = field(repr=False)
+    # The run compliance.evaluation.run_id names, read with the version (None: no tag).
+    evaluation: EvaluationEvidence | None = field(default=None, repr=False)
 
     @property
     def compliance_tags(self) -> dict[str, str]:
@@ -73,6 +75,8 @@ class Evidence:
         changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         if self.manifest_sha256 != earlier.manifest_sha256:
             changed.append(MANIFEST_ARTIFACT)
+        if self.evaluation != earlier.evaluation:
+            changed.append("evaluation run")  # its status or metrics moved meanwhile
         if (self.model, self.version) != (earlier.model, earlier.version):
             changed.append("version")  # an alias moved to another version
         return changed
@@ -112,6 +116,7 @@ def build_gate_input(
         tags=evidence.compliance_tags,
         aliases=sorted(evidence.aliases),
         manifest=manifest_evidence(evidence.manifest, digest),
+        evaluation=evidence.evaluation,
         now=moment,
         now_ns=moment_ns,
     )
