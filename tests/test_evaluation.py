@@ -9,9 +9,9 @@ against an oracle written from the contract.
 from __future__ import annotations
 
 import math
-from functools import cache
 import shutil
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
 from helpers import edit_config, mlgate
-from mlgate.evalrun import RUN_TAG, evaluation_evidence, split_metrics
+from mlgate.evalrun import evaluation_evidence, split_metrics
 from mlgate.evidence import global_mlflow_uri
 from mlgate.policy import bundled_dir
 
@@ -82,9 +82,8 @@ def engine(request: pytest.FixtureRequest, eval_policies: Path) -> Iterator[list
         yield ["--engine", "embedded"]
         return
     from fixtures_opa import require_opa_golib
-    from opa_testserver import OpaTestServer
-
     from mlgate.policy import load_policy_dir
+    from opa_testserver import OpaTestServer
 
     require_opa_golib()
     with OpaTestServer(load_policy_dir(eval_policies)) as server:
