@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
+from fixtures_server import GatedServer, ServerPool
 from helpers import edit_config, mlgate
 from mlgate.evalrun import evaluation_evidence, split_metrics
 from mlgate.evidence import global_mlflow_uri
@@ -192,6 +193,44 @@ def test_unreachable_tracking_is_evidence_never_a_pass() -> None:
     evidence = evaluation_evidence("r1", get_run, "http://127.0.0.1:9")
     assert evidence is not None and evidence.found is False
     assert evidence.error and "did not answer" in evidence.error
+
+
+# --------------------------------------------------------------------------- server store
+
+
+@pytest.fixture(scope="module")
+def eval_server(gated_servers: ServerPool) -> GatedServer:
+    return gated_servers.get("sqlite", "evaluation")
+
+
+def test_server_store_reads_the_run_beside_it(
+    eval_server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the plain MLflow client: the store reads the run from its own tracking
+    store, refuses the version whose refusal rate is 0.93 naming the metric, value,
+    threshold and clause, and promotes the one that meets every row."""
+    from mlflow.exceptions import RestException
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    reg = eval_server.helper(tmp_path)
+    name = reg.unique("chat")
+    low = evaluation_run(reg, {**GOOD, "gbt45654.refusal.should_refuse.rate": 0.93})
+    good = evaluation_run(reg, GOOD)
+    blocked = version_naming(reg, low, name)
+    allowed = version_naming(reg, good, name)
+    with pytest.raises(RestException) as info:
+        reg.client.set_registered_model_alias(name, "production", blocked)
+    message = info.value.message
+    assert info.value.error_code == "PERMISSION_DENIED"
+    for part in ("evaluation.threshold_missed", "gbt45654.refusal.should_refuse.rate",
+                 "0.93", ">= 0.95"):
+        assert part in message, message
+    reg.client.set_registered_model_alias(name, "production", allowed)
+    assert reg.aliases(name) == {"production": allowed}
+    nowhere = version_naming(reg, "feedfacefeedfacefeedfacefeedface", name)
+    with pytest.raises(RestException) as info:
+        reg.client.set_registered_model_alias(name, "public", nowhere)
+    assert "evaluation.run_missing" in info.value.message
 
 
 # --------------------------------------------------------------------------- property
