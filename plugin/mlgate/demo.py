@@ -5,8 +5,8 @@ compliance evidence as version tags, attaches the data manifest where there is o
 promotes each to ``production`` through :func:`mlgate.gate.promote` (the
 code behind ``mlgate promote``): one is allowed, one is blocked with its reasons, one is
 blocked by its measured safety evaluation (the ``evaluation`` gate, switched on for the
-demo: a refusal rate of 0.93 against 0.95), one is out of scope. Finally it prints the blocked promotions from the decision log, as
-``mlgate log --blocked`` shows them.
+demo: a refusal rate of 0.93 against 0.95), one is out of scope. Finally it prints the
+blocked promotions from the decision log, as ``mlgate log --blocked`` shows them.
 
 The manifest is embedded here rather than read from ``examples/``: the examples are not
 part of the wheel.
