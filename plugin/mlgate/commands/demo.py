@@ -37,8 +37,8 @@ def demo_command(
     attaches the data manifest, promotes each to production (one allowed, one blocked
     with its reasons, one blocked by its safety-evaluation run's refusal rate of 0.93
     with the evaluation gate switched on, one out of scope) and prints the blocked
-    promotions from the decision log. Exit 0 when everything happened as designed; the blocked promotion is
-    the point of the demo, not a failure.
+    promotions from the decision log. Exit 0 when everything happened as designed; the
+    blocked promotions are the point of the demo, not a failure.
 
     Example:
 
