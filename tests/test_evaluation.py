@@ -8,6 +8,7 @@ against an oracle written from the contract.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from collections.abc import Iterator
@@ -328,3 +329,35 @@ def test_comparison_matches_the_contract(value: Any, sample: Any, low: Any) -> N
     decision = evaluate(gate_input, engine, policy_set)
     [gate] = [g for g in decision.gates if g.id == "evaluation"]
     assert {v.code for v in gate.violations} == oracle(value, sample, low)
+
+
+# --------------------------------------------------------------------------- template
+
+
+def test_evidence_template_follows_the_policy_set(eval_policies: Path) -> None:
+    """Rows, switches and tags come from the policy set, not from a list in Python."""
+    data = json.loads((eval_policies / "data.json").read_text())
+    data["mlgate"]["config"]["evaluation"]["requirements"].append(
+        {"metric": "team.extra.rate", "comparison": "<=", "threshold": 0.01, "clause": "house rule"}
+    )
+    (eval_policies / "data.json").write_text(json.dumps(data))
+    run = mlgate("evidence", "template", "-m", "image", "--policies", str(eval_policies),
+                 "-f", "json")
+    assert run.exit_code == 0, run.stderr
+    doc = run.json()
+    assert doc["evaluation"]["required"] is True
+    metrics = {m["metric"]: (m["comparison"], m["threshold"]) for m in doc["evaluation"]["metrics"]}
+    assert metrics["team.extra.rate"] == ("<=", 0.01)
+    assert metrics["gbt45654.refusal.should_refuse.sample_size"] == (">=", 300)
+    tags = {t["tag"]: t for t in doc["tags"]}
+    assert tags["compliance.evaluation.run_id"]["required"] is True
+    assert tags["compliance.service.complaints"]["required"] is False
+    assert tags["compliance.modalities"]["example"] == "image"
+    text = mlgate("evidence", "template", "--policies", str(eval_policies))
+    assert '"team.extra.rate": ...,  # <= 0.01 (house rule)' in text.stdout
+
+
+def test_evidence_template_refuses_an_unknown_modality() -> None:
+    run = mlgate("evidence", "template", "--modality", "smell")
+    assert run.exit_code == 2
+    assert run.stderr.strip().count("\n") == 0 and "smell" in run.stderr
