@@ -247,3 +247,25 @@ test_every_failing_row_reported if {
 	codes_with(with_metrics(m), required) == {"evaluation.threshold_missed", "evaluation.sample_too_small"}
 	count(violations_with(with_metrics(m), required)) == 3
 }
+
+# Rows the schema refuses but hand-written data could hold: never read as met,
+# by the one-pass check or row by row.
+test_forged_rows_are_invalid if {
+	every row in [
+		{"metric": "gbt45654.refusal.should_answer.rate", "comparison": "<=", "threshold": 0.05, "clause": "c", "sample_metric": null, "min_sample": 0},
+		{"metric": "gbt45654.refusal.should_answer.rate", "comparison": "<=", "threshold": "0.05", "clause": "c"},
+		{"metric": "gbt45654.refusal.should_answer.rate", "comparison": "=<", "threshold": 0.05, "clause": "c"},
+		{"metric": "gbt45654.refusal.should_answer.rate", "comparison": "<=", "threshold": 0.05},
+	] {
+		cfg := testdata.config_with({"evaluation": {"required": true, "requirements": [row]}})
+		"evaluation.requirements_invalid" in codes_with(measured, cfg)
+		result_with(measured, cfg).status == "fail"
+	}
+}
+
+test_all_rows_met_only_when_every_row_is if {
+	evaluation.all_rows_met with input as measured with data.mlgate.config as required
+	not evaluation.all_rows_met with input as with_run({"status": "RUNNING"}) with data.mlgate.config as required
+	m := object.union(good_metrics, {"gbt45654.refusal.should_refuse.sample_size": 299})
+	not evaluation.all_rows_met with input as with_metrics(m) with data.mlgate.config as required
+}
