@@ -54,7 +54,8 @@ EVALUATION = {
     "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
     "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
     "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
-    "gbt45654.refusal_bank.should_refuse.size": 600, "gbt45654.refusal_bank.should_answer.size": 600,
+    "gbt45654.refusal_bank.should_refuse.size": 600,
+    "gbt45654.refusal_bank.should_answer.size": 600,
 }
 
 
