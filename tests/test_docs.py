@@ -115,10 +115,10 @@ def test_docgen_follows_a_new_gate(tmp_path: Path) -> None:
     shutil.copytree(POLICIES, root)
     add_complaints(root)
     table = gate_table(load_policy_dir(root))
-    assert table.startswith("7 gates,")
+    assert table.startswith("8 gates,")
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| `")]
     assert rows == ["`scope`", "`filing`", "`complaints`", "`assessment`", "`labeling`",
-                    "`data_manifest`", "`service`"]
+                    "`data_manifest`", "`evaluation`", "`service`"]
     assert "| `complaints` | Complaints channel (Art. 15) | Art. 15 | 1 |" in table
 
 

@@ -40,6 +40,8 @@ _OLD_TAGS = (
     # The service gate's obligations (issue 13, Art. 9-15): references, as filing.id is.
     *(f"compliance.service.{k}" for k in ("user_agreement", "minors", "user_data",
                                           "content_handling", "complaints")),
+    # The evaluation gate's run (issue 13): a reference, as filing.id is.
+    "compliance.evaluation.run_id",
 )
 _MODALITIES = ("text", "image", "audio", "video", "code")
 
@@ -147,6 +149,7 @@ def old_parse_facts(tags: dict[str, str]) -> tuple[dict[str, Any], str | None]:
                      "producer_code": p.raw("compliance.labeling.producer_code")},
         "service": {k: p.raw(f"compliance.service.{k}") for k in (
             "user_agreement", "minors", "user_data", "content_handling", "complaints")},
+        "evaluation": {"run_id": p.raw("compliance.evaluation.run_id")},
     }
     digest = p.digest("compliance.data_manifest.sha256")
     facts["errors"] = p.errors
