@@ -295,7 +295,8 @@ def test_policy_check_refuses_a_malformed_id(root: Path, bad: str) -> None:
     [
         '{"scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service"}',
         '["scope", "filing", "assessment", "labeling", "data_manifest", concat("", ["s", "e"])]',
-        '["scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service"] if true',
+        '["scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", '
+        '"service"] if true',
     ],
 )
 def test_required_gates_must_be_an_array_literal_of_strings(root: Path, value: str) -> None:
