@@ -133,6 +133,12 @@ def test_refusal_rate_093_blocks_naming_metric_value_threshold_clause(
     assert violation["code"] == "evaluation.threshold_missed"
     for part in ("gbt45654.refusal.should_refuse.rate", "0.93", ">= 0.95", "GB/T 45654"):
         assert part in violation["message"], violation["message"]
+    # The table and markdown reports show the measured value beside the threshold.
+    for fmt in ("table", "markdown"):
+        run = mlgate("check", "chat", "1", *registry.args, "--policies", str(eval_policies),
+                     *engine, "-f", fmt)
+        text = run.stdout.replace("\\", "")  # markdown escapes punctuation
+        assert "gbt45654.refusal.should_refuse.rate is 0.93; required >= 0.95" in text, text
 
 
 def test_threshold_exactly_met_passes(
