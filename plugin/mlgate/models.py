@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -171,6 +172,21 @@ class ManifestEvidence(_Strict):
     )
 
 
+def _whole(value: int | float) -> int | float:
+    """An integral metric as an integer: the engines disagree on how a 499.0 reads back
+    (regorus 499, OPA 499.0), and a message must not depend on the engine."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+Metric = Annotated[
+    Annotated[int, Field(strict=True)]
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    AfterValidator(_whole),
+]
+
+
 class EvaluationEvidence(_Strict):
     """The safety-evaluation run named by ``compliance.evaluation.run_id``, as read with
     one ``get_run`` on the registry's own tracking server (contract section 7)."""
@@ -179,7 +195,7 @@ class EvaluationEvidence(_Strict):
     found: bool = Field(description="the run was read; false when absent or unreadable")
     status: str | None = Field(default=None, description="the run's status, e.g. FINISHED")
     experiment_id: str | None = Field(default=None, description="the run's experiment id")
-    metrics: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+    metrics: dict[str, Metric] = Field(
         default_factory=dict, description="the run's latest metrics, finite numbers only"
     )
     invalid_metrics: list[str] = Field(
