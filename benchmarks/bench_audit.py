@@ -23,7 +23,12 @@ interpreter: imports, engine compilation and all) and its wall time is the figur
 split comes from audit's own ``--timings`` line (registry reads, manifest downloads,
 evaluation, decision log; the phases do not overlap).
 
-    python benchmarks/bench_audit.py [--models 2500] [--workers N] [--keep DIR]
+With ``--evaluation`` the evaluation gate is switched on (a copy of the bundled policies)
+and every version names a finished evaluation run (100 real runs, metrics logged with
+``log_batch``, shared round-robin): audit reads one run per version with ``get_run``, on
+its thread pool beside the manifest downloads (issue 13).
+
+    python benchmarks/bench_audit.py [--models 2500] [--workers N] [--keep DIR] [--evaluation]
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -62,7 +68,48 @@ def _local_path(uri: str) -> Path:
     return Path(url2pathname(urlparse(uri).path))
 
 
-def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[tuple[str, str]]]:
+EVALUATION_RUNS = 100
+EVALUATION = {
+    "gbt45654.generated.pass_rate": 0.96, "gbt45654.generated.sample_size": 1200,
+    "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
+    "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
+    "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
+    "gbt45654.refusal_bank.should_refuse.size": 600,
+    "gbt45654.refusal_bank.should_answer.size": 600,
+}
+
+
+def evaluation_runs(client: Any, experiment_id: str) -> list[str]:
+    """Finished runs meeting every evaluation row; their ids."""
+    from mlflow.entities import Metric
+
+    ids = []
+    now_ms = int(time.time() * 1000)
+    for _ in range(EVALUATION_RUNS):
+        run = client.create_run(experiment_id)
+        client.log_batch(run.info.run_id, metrics=[
+            Metric(k, v, now_ms, 0) for k, v in EVALUATION.items()
+        ])
+        client.set_terminated(run.info.run_id)
+        ids.append(run.info.run_id)
+    return ids
+
+
+def evaluation_policies(root: Path) -> Path:
+    """A copy of the bundled policies with the evaluation gate on."""
+    from mlgate.policy import bundled_dir
+
+    target = root / "policies"
+    shutil.copytree(bundled_dir("policies"), target, ignore=shutil.ignore_patterns("scenarios"))
+    data = json.loads((target / "data.json").read_text())
+    data["mlgate"]["config"]["evaluation"]["required"] = True
+    (target / "data.json").write_text(json.dumps(data))
+    return target
+
+
+def fill(
+    root: Path, models: int, *, aged_every: int = 100, evaluation: bool = False
+) -> tuple[str, list[tuple[str, str]]]:
     """Create the registry under ``root``; return its URI and the aged (model, version)s."""
     from mlflow.entities import LifecycleStage
     from mlflow.entities.logged_model_status import LoggedModelStatus
@@ -83,6 +130,7 @@ def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[t
         "bench-audit", artifact_location=(root / "artifacts").as_uri()
     )
     experiment = client.get_experiment(experiment_id)
+    runs = evaluation_runs(client, experiment_id) if evaluation else []
     tracking_store = client._tracking_client.store
     registry_store = client._get_registry_client().store
     now_ms = int(time.time() * 1000)
@@ -131,6 +179,8 @@ def fill(root: Path, models: int, *, aged_every: int = 100) -> tuple[str, list[t
                     "data_manifest.sha256": sha256_hex(content),
                 }
             )
+            if runs:
+                tags["compliance.evaluation.run_id"] = runs[index % len(runs)]
             mv = SqlModelVersion(
                 name=name,
                 version=version,
@@ -208,7 +258,7 @@ _PHASE = re.compile(r"([a-z][a-z ]+?) ([0-9.]+) s")
 
 
 def run_audit(
-    uri: str, log_url: str, out: Path, workers: int | None
+    uri: str, log_url: str, out: Path, workers: int | None, policies: Path | None = None
 ) -> tuple[float, dict[str, float], str]:
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     env.pop("MLGATE_DECISION_LOG", None)
@@ -216,6 +266,7 @@ def run_audit(
         str(Path(sys.executable).parent / "mlgate"), "audit", "--tracking-uri", uri,
         "--decision-log", log_url, "--format", "json", "--output", str(out), "--timings",
         *(["--workers", str(workers)] if workers else []),
+        *(["--policies", str(policies)] if policies else []),
     ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -233,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", type=int, default=2500, help="registered models (x2 versions)")
     parser.add_argument("--workers", type=int, help="mlgate audit --workers (default: its own)")
     parser.add_argument("--keep", type=Path, help="build the registry in DIR and keep it")
+    parser.add_argument("--evaluation", action="store_true",
+                        help="switch the evaluation gate on; every version names a run")
     args = parser.parse_args(argv)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
@@ -240,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     try:
         started = time.perf_counter()
-        uri, aged = fill(root, args.models)
+        uri, aged = fill(root, args.models, evaluation=args.evaluation)
+        policies = evaluation_policies(root) if args.evaluation else None
         verify(uri, args.models)
         log_url = log_promotions(uri, root, aged)
         holdings = args.models * len(ALIASES)
@@ -248,12 +302,17 @@ def main(argv: list[str] | None = None) -> None:
               f"in {time.perf_counter() - started:.1f} s")
 
         out = root / "audit.json"
-        wall, phases, summary = run_audit(uri, log_url, out, args.workers)
+        wall, phases, summary = run_audit(uri, log_url, out, args.workers, policies)
         decisions = json.loads(out.read_text())
         blocked = [d for d in decisions if not d["allowed"]]
         assert len(decisions) == holdings, (len(decisions), holdings)
         assert {(d["model"], d["version"]) for d in blocked} == set(aged), "unexpected blocked"
         assert all(any(w.startswith("assessment aged") for w in d["warnings"]) for d in blocked)
+        if args.evaluation:
+            statuses = {
+                g["status"] for d in decisions for g in d["gates"] if g["id"] == "evaluation"
+            }
+            assert statuses == {"pass"}, statuses
 
         print(summary)
         print(f"mlgate audit wall time: {wall:.1f} s (target <= {TARGET_SECONDS:.0f} s): "

@@ -7,7 +7,11 @@ Whole-process wall time of
   fetch the same model version, and download its manifest through
   ``models:/<name>/<version>/compliance/data_manifest.json``.
 
-Both run as fresh processes with the same interpreter and ``MLFLOW_TRACKING_URI``,
+- and ``mlgate check`` of a second version naming a safety-evaluation run, with the
+  evaluation gate switched on (a copy of the bundled policies): the extra cost of the
+  evaluation gate, one ``get_run`` (issue 13).
+
+All run as fresh processes with the same interpreter and ``MLFLOW_TRACKING_URI``,
 interleaved (alternating which goes first), after one unmeasured warm-up run of each.
 Target: mlgate's median within 1.2x of the script's (importing mlflow alone dominates
 both; mlgate must not add to it).
@@ -27,6 +31,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -66,13 +71,47 @@ print(mv.name, mv.version, len(mv.tags), size)
 """
 
 
-def seed(url: str, root: Path) -> str:
-    """One compliant logged-model version with its manifest attached; returns the version."""
+EVALUATION = {
+    "gbt45654.generated.pass_rate": 0.96, "gbt45654.generated.sample_size": 1200,
+    "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
+    "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
+    "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
+    "gbt45654.refusal_bank.should_refuse.size": 600,
+    "gbt45654.refusal_bank.should_answer.size": 600,
+}
+
+
+def seed(url: str, root: Path) -> tuple[str, str]:
+    """One compliant logged-model version with its manifest attached, and a second one
+    also naming a finished evaluation run; returns both versions."""
     helper = _new_helper(url, root, None)
     mv = helper.create_version(MODEL, compliant_tags(), manifest=example_manifest())
     assert mv.source.startswith("models:/m-"), mv.source  # an MLflow 3 logged model
     assert "compliance.data_manifest.sha256" in mv.tags
-    return str(mv.version)
+    from mlflow.entities import Metric
+
+    run = helper.client.create_run(helper.experiment_id)
+    now_ms = int(time.time() * 1000)
+    helper.client.log_batch(
+        run.info.run_id, metrics=[Metric(k, v, now_ms, 0) for k, v in EVALUATION.items()]
+    )
+    helper.client.set_terminated(run.info.run_id)
+    evaluated = helper.create_version(
+        MODEL, compliant_tags(**{"evaluation.run_id": run.info.run_id}),
+        manifest=example_manifest(),
+    )
+    return str(mv.version), str(evaluated.version)
+
+
+def evaluation_policies(root: Path) -> Path:
+    from mlgate.policy import bundled_dir
+
+    target = root / "policies"
+    shutil.copytree(bundled_dir("policies"), target, ignore=shutil.ignore_patterns("scenarios"))
+    data = json.loads((target / "data.json").read_text())
+    data["mlgate"]["config"]["evaluation"]["required"] = True
+    (target / "data.json").write_text(json.dumps(data))
+    return target
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
@@ -109,7 +148,8 @@ def main() -> None:
         (root / "work").mkdir()
         server, url = start_mlflow_server(root)
         try:
-            version = seed(url, root)
+            version, evaluated = seed(url, root)
+            policies = evaluation_policies(root)
             env = {
                 k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLGATE_"))
             }
@@ -120,6 +160,8 @@ def main() -> None:
                 "mlgate": [str(Path(sys.executable).parent / "mlgate"), "check", MODEL, version,
                            "--format", "json"],
                 "script": [sys.executable, str(script), MODEL, version],
+                "evaluation": [str(Path(sys.executable).parent / "mlgate"), "check", MODEL,
+                               evaluated, "--format", "json", "--policies", str(policies)],
             }
             # Warm-up (bytecode caches, the server's first requests) and a sanity check:
             # the version is allowed, so every gate ran, the manifest included.
@@ -129,6 +171,9 @@ def main() -> None:
             assert {g["id"]: g["status"] for g in decision["gates"]}["data_manifest"] == "pass"
             *_, out = timed(commands["script"], env, root / "work")
             assert out.split()[:2] == [MODEL, version], out
+            *_, out = timed(commands["evaluation"], env, root / "work")
+            gates = {g["id"]: g["status"] for g in json.loads(out)["gates"]}
+            assert gates["evaluation"] == "pass", gates
 
             times: dict[str, list[float]] = {name: [] for name in commands}
             cpu: dict[str, list[float]] = {name: [] for name in commands}
@@ -146,7 +191,8 @@ def main() -> None:
     cpu_medians = {name: statistics.median(t) for name, t in cpu.items()}
     print(f"server {url} (stopped), model {MODEL} v{version} (logged model, manifest attached)")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    labels = {"mlgate": "mlgate check MODEL VERSION ", "script": "minimal MlflowClient script"}
+    labels = {"mlgate": "mlgate check MODEL VERSION ", "script": "minimal MlflowClient script",
+              "evaluation": "mlgate check, evaluation gate on"}
     for name, label in labels.items():
         print(
             f"{label}: wall median {medians[name]:.3f} s, min {mins[name]:.3f} s;"
@@ -160,6 +206,9 @@ def main() -> None:
         f" CPU median {cpu_medians['mlgate'] / cpu_medians['script']:.2f}x"
         f"  target <= {TARGET}x on the wall median ({verdict})"
     )
+    extra = medians["evaluation"] - medians["mlgate"]
+    print(f"evaluation gate on (one get_run): {extra * 1000:+.0f} ms on the wall median, "
+          f"{(cpu_medians['evaluation'] - cpu_medians['mlgate']) * 1000:+.0f} ms CPU")
 
 
 if __name__ == "__main__":

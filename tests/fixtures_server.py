@@ -158,6 +158,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "basic-auth": {},
     # A policy copy: prompts gated, and LEGACY_WAIVER.
     "custom-policies": {},
+    # The bundled policies with the evaluation gate switched on (tests/test_evaluation.py).
+    "evaluation": {},
     # basic-auth with the page inside it (--app-name mlgate-basic-auth), MLflow's default
     # 4 workers: the CLI reads the server's record through it.
     "page-basic-auth": {},
@@ -198,17 +200,29 @@ def custom_policies(root: Path) -> Path:
     return target
 
 
-def authority_policies(root: Path) -> Path:
-    """A copy of the bundled policies with ``evidence.writers`` and ``promotion.four_eyes``."""
+def _policies_with(root: Path, **sections: dict[str, Any]) -> Path:
+    """A copy of the bundled policies with these ``mlgate.config`` sections updated."""
     from mlgate.policy import bundled_dir
 
     target = root / "policies"
     shutil.copytree(bundled_dir("policies"), target)
     data = json.loads((target / "data.json").read_text())
-    data["mlgate"]["config"]["evidence"] = {"writers": AUTHORITY_WRITERS}
-    data["mlgate"]["config"]["promotion"] = {"four_eyes": True}
+    for section, values in sections.items():
+        data["mlgate"]["config"].setdefault(section, {}).update(values)
     (target / "data.json").write_text(json.dumps(data, indent=2))
     return target
+
+
+def authority_policies(root: Path) -> Path:
+    """A copy of the bundled policies with ``evidence.writers`` and ``promotion.four_eyes``."""
+    return _policies_with(
+        root, evidence={"writers": AUTHORITY_WRITERS}, promotion={"four_eyes": True}
+    )
+
+
+def evaluation_policies(root: Path) -> Path:
+    """A copy of the bundled policies with the evaluation gate on (evaluation.required)."""
+    return _policies_with(root, evaluation={"required": True})
 
 
 APP_NAMES = {
@@ -291,6 +305,8 @@ class ServerPool:
             env["MLGATE_OPA_URL"] = closed_port_url()
         if variant == "custom-policies":
             env["MLGATE_POLICIES"] = str(custom_policies(root))
+        if variant == "evaluation":
+            env["MLGATE_POLICIES"] = str(evaluation_policies(root))
         if backend == "sqlite" and variant == "default":
             env["MLGATE_DECISION_LOG"] = store_uri
             log_url = store_uri

@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.regosource", "mlgate.policydata",
                 "mlgate.metadata",
                 "mlgate.waivers", "mlgate.gitpolicy"}),
-    ("gate input", {"mlgate.gate_input", "mlgate.facts"}),
+    ("gate input", {"mlgate.gate_input", "mlgate.facts", "mlgate.evalrun"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.regolint", "mlgate.policytest",
                 "mlgate.testexplain"}),

@@ -40,10 +40,14 @@ def test_demo_shows_allowed_blocked_and_out_of_scope(tmp_path: Path) -> None:
         "(filing.id_missing, filing.not_completed, labeling.implicit_disabled)" in out
     )
     assert "-> allowed, out of scope: alias production now points at demo-research-model v1" in out
-    # The blocked promotion, as the decision log shows it.
+    # The evaluation gate, switched on for the demo, blocks a refusal rate of 0.93.
+    assert "-> blocked: alias production not set (evaluation.threshold_missed)" in out
+    assert "Metric gbt45654.refusal.should_refuse.rate is 0.93; required >= 0.95" in out
+    # The blocked promotions, as the decision log shows them.
     log_part = out.split("== mlgate log --blocked", 1)[1]
-    assert "1 entry, 1 blocked" in log_part
+    assert "2 entries, 2 blocked" in log_part
     assert "BLOCKED  demo-image-generator v1 -> production" in log_part
+    assert "BLOCKED  demo-assistant v1 -> production" in log_part
     assert "Demo finished as expected" in out
     assert "Traceback" not in result.stderr
     # Throwaway: nothing is left in the working directory.
@@ -69,11 +73,13 @@ def test_demo_on_a_kept_registry(tmp_path: Path) -> None:
     client = MlflowClient(tracking_uri=uri)
     assert client.get_registered_model("demo-chatbot").aliases == {"production": 1}
     assert client.get_registered_model("demo-image-generator").aliases == {}
+    assert client.get_registered_model("demo-assistant").aliases == {}
     assert client.get_registered_model("demo-research-model").aliases == {"production": 1}
     tags = client.get_model_version("demo-image-generator", "1").tags
     assert tags["mlgate.decision"] == "blocked"
     with DecisionLog(f"sqlite:///{tmp_path / 'mlgate-decisions.db'}") as log:
         assert sorted((e.model, e.allowed) for e in log.entries()) == [
+            ("demo-assistant", False),
             ("demo-chatbot", True),
             ("demo-image-generator", False),
             ("demo-research-model", True),

@@ -118,7 +118,7 @@ def test_docgen_follows_a_new_gate(tmp_path: Path) -> None:
     assert table.startswith("8 gates,")
     rows = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| `")]
     assert rows == ["`scope`", "`filing`", "`complaints`", "`assessment`", "`labeling`",
-                    "`data_manifest`", "`service`", "`attestation`"]
+                    "`data_manifest`", "`evaluation`", "`service`", "`attestation`"]
     assert "| `complaints` | Complaints channel (Art. 15) | Art. 15 | 1 |" in table
 
 

@@ -92,12 +92,21 @@ def altered_data() -> list[dict[str, Any]]:
     config["waivers"] = {"max_validity_days": 30, "warn_within_days": 1}
     config["service"] = {"required": True}
     config["promotion"] = {"four_eyes": True}
+    # The evaluation gate on, runs only from experiment 1, one row missing its minimum
+    # sample (the schema cannot refuse it; requirements_invalid).
+    rows = copy.deepcopy(base["mlgate"]["config"]["evaluation"]["requirements"])
+    rows.append({"metric": "gbt45654.generated.pass_rate", "comparison": ">=",
+                 "threshold": 0.95, "sample_metric": "gbt45654.generated.sample_size",
+                 "clause": "stricter"})
+    config["evaluation"] = {"required": True, "allowed_experiments": ["1"],
+                            "requirements": rows}
     laxer = copy.deepcopy(base)
     config = laxer["mlgate"]["config"]
     config["protected_stages"] = ["production", "staging"]
     config["default_target"] = "staging"
     config["assessment"]["max_age_days"] = 730
     config["service"] = {"required": True, "minors": False}
+    config["evaluation"]["required"] = True
     config["data_manifest"].update(
         require_legitimate_source=False,
         require_ip_cleared=False,

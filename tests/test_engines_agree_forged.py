@@ -173,7 +173,7 @@ def test_missing_policy_data_section_blocks_alike(section: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [("service",), ("service", "minors"), ("labeling", "producer_code"), ("attestation",),
-     ("attestation", "sha256")],
+     ("attestation", "sha256"), ("evaluation",), ("evaluation", "run_id")],
 )
 def test_facts_of_a_switched_off_duty_cannot_be_dropped(path: tuple[str, ...]) -> None:
     """Under the shipped data the service gate and the producer code are off, yet a

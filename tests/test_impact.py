@@ -483,7 +483,8 @@ def test_impact_across_a_gate_addition(complaints: RegistryHelper, repo: Repo) -
     assert (flip["model"], flip["direction"]) == ("open", "allowed -> blocked")
     assert codes(flip["added"]) == ["complaints.channel_missing"]
     assert [g["id"] for g in flip["base"]["gates"]] == [
-        "scope", "filing", "assessment", "labeling", "data_manifest", "service", "attestation"
+        "scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service",
+        "attestation",
     ]
     assert "complaints" in [g["id"] for g in flip["head"]["gates"]]
     assert run.json()["allowed_both"] == 1  # heard v1

@@ -24,11 +24,13 @@ from mlgate.runner import build_decision, evaluate, load_gate_input, make_engine
 from opa_testserver import OpaTestServer
 
 SHIPPED = (
-    "scope", "filing", "assessment", "labeling", "data_manifest", "service", "attestation"
+    "scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service",
+    "attestation",
 )
 MAIN = "main/main.rego"
 WIRED = (
-    '["scope", "filing", "assessment", "labeling", "data_manifest", "service", "attestation"]'
+    '["scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service", '
+    '"attestation"]'
 )
 
 COMPLAINTS = """# METADATA
@@ -124,17 +126,17 @@ def test_a_new_gate_decides_in_its_wired_place(tmp_path: Path, engine_name: str)
     root = copy_policies(tmp_path)
     add_complaints(root)
     policy_set = load_policy_dir(root)
-    order = ("scope", "filing", "complaints", "assessment", "labeling", "data_manifest", "service",
-             "attestation")
+    order = ("scope", "filing", "complaints", "assessment", "labeling", "data_manifest",
+             "evaluation", "service", "attestation")
     assert policy_set.gate_ids == order
     assert policy_set.gate_meta["complaints"].title == "Complaints channel (Art. 15)"
     statuses = decide_on(engine_name, policy_set)
     assert [s.split(":")[0] for s in statuses] == list(order)
     assert "complaints:fail" in statuses  # the example carries no complaints channel
-    # service and attestation ship switched off: not_applicable; the others pass.
+    # evaluation, service and attestation ship switched off: not_applicable; the others pass.
+    off = ("evaluation", "service", "attestation")
     assert [s for s in statuses if s != "complaints:fail"] == [
-        f"{g}:not_applicable" if g in ("service", "attestation") else f"{g}:pass"
-        for g in SHIPPED
+        f"{g}:pass" if g not in off else f"{g}:not_applicable" for g in SHIPPED
     ]
 
 
@@ -143,7 +145,8 @@ def test_a_gate_removed_with_its_package_decides_without_it(
     tmp_path: Path, engine_name: str
 ) -> None:
     root = copy_policies(tmp_path)
-    rewire(root, '["scope", "filing", "assessment", "data_manifest", "service", "attestation"]')
+    rewire(root, '["scope", "filing", "assessment", "data_manifest", "evaluation", "service", '
+                 '"attestation"]')
     shutil.rmtree(root / "gates" / "labeling")
     # The gate goes with its policy data: a section no gate declares is refused.
     data = json.loads((root / "data.json").read_text())
@@ -153,11 +156,11 @@ def test_a_gate_removed_with_its_package_decides_without_it(
     statuses = decide_on(engine_name, policy_set)
     assert statuses == [
         "scope:pass", "filing:pass", "assessment:pass", "data_manifest:pass",
-        "service:not_applicable", "attestation:not_applicable",
+        "evaluation:not_applicable", "service:not_applicable", "attestation:not_applicable",
     ]
     blocked = decide_on(engine_name, policy_set, "blocked")
     assert [s.split(":")[0] for s in blocked] == [
-        "scope", "filing", "assessment", "data_manifest", "service", "attestation"
+        "scope", "filing", "assessment", "data_manifest", "evaluation", "service", "attestation"
     ]
 
 
@@ -297,9 +300,10 @@ def test_policy_check_refuses_a_malformed_id(root: Path, bad: str) -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        '{"scope", "filing", "assessment", "labeling", "data_manifest", "service"}',
+        '{"scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service"}',
         '["scope", "filing", "assessment", "labeling", "data_manifest", concat("", ["s", "e"])]',
-        '["scope", "filing", "assessment", "labeling", "data_manifest", "service"] if true',
+        '["scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", '
+        '"service"] if true',
     ],
 )
 def test_required_gates_must_be_an_array_literal_of_strings(root: Path, value: str) -> None:

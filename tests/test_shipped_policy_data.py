@@ -61,6 +61,13 @@ PINNED: dict[str, Any] = {
     "data_manifest.require_safety_sampling": False,
     "data_manifest.min_safety_sample_size": 4000,
     "data_manifest.max_violation_rate": 0.05,
+    # The evaluation gate (GB/T 45654-2025): off by default; its rows (a list, pinned
+    # whole) are contract section 7's, to confirm against the standard's text.
+    "evaluation.required": False,
+    "evaluation.allowed_experiments": [],
+    "evaluation.requirements": json.loads(
+        (POLICIES / "gates" / "evaluation" / "data.schema.json").read_text(encoding="utf-8")
+    )["properties"]["requirements"]["default"],
     "waivers.max_validity_days": 90,
     "waivers.warn_within_days": 14,
     "prompts.gated": False,

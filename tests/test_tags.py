@@ -42,6 +42,8 @@ _OLD_TAGS = (
                                           "content_handling", "complaints")),
     # The attestation gate's digest tag (issue 12): a digest, as the manifest's is.
     "compliance.attestation.sha256",
+    # The evaluation gate's run (issue 13): a reference, as filing.id is.
+    "compliance.evaluation.run_id",
 )
 _MODALITIES = ("text", "image", "audio", "video", "code")
 
@@ -150,6 +152,7 @@ def old_parse_facts(tags: dict[str, str]) -> tuple[dict[str, Any], str | None]:
         "service": {k: p.raw(f"compliance.service.{k}") for k in (
             "user_agreement", "minors", "user_data", "content_handling", "complaints")},
         "attestation": {"sha256": p.digest("compliance.attestation.sha256")},
+        "evaluation": {"run_id": p.raw("compliance.evaluation.run_id")},
     }
     digest = p.digest("compliance.data_manifest.sha256")
     facts["errors"] = p.errors

@@ -20,6 +20,7 @@ from .commands import log as _log_commands  # noqa: F401
 from .commands import policy as _policy_commands  # noqa: F401
 from .commands import registry as _registry_commands  # noqa: F401
 from .commands import scenario as _scenario_commands  # noqa: F401
+from .commands import evidencetemplate as _evidence_template_commands  # noqa: F401
 # isort: on
 # Re-exported: clidoc reads the app, tests/fuzzkit.py drives input_document, the tests
 # load engines with load_engine and EngineChoice.

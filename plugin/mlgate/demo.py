@@ -1,11 +1,12 @@
 """``mlgate demo``: the whole gate, end to end, on a throwaway local MLflow registry.
 
-Logs and registers three tiny but real MLflow pyfunc models, each carrying different
+Logs and registers four tiny but real MLflow pyfunc models, each carrying different
 compliance evidence as version tags, attaches the data manifest where there is one, then
 promotes each to ``production`` through :func:`mlgate.gate.promote` (the
 code behind ``mlgate promote``): one is allowed, one is blocked with its reasons, one is
-out of scope. Finally it prints the blocked promotions from the decision log, as
-``mlgate log --blocked`` shows them.
+blocked by its measured safety evaluation (the ``evaluation`` gate, switched on for the
+demo: a refusal rate of 0.93 against 0.95), one is out of scope. Finally it prints the
+blocked promotions from the decision log, as ``mlgate log --blocked`` shows them.
 
 The manifest is embedded here rather than read from ``examples/``: the examples are not
 part of the wheel.
@@ -78,6 +79,23 @@ DEMO_MANIFEST: dict[str, Any] = {
 }
 
 
+# The safety-evaluation metrics (contract section 7) the demo logs on a real MLflow run
+# with mlflow.log_metrics: every requirement row met.
+DEMO_EVALUATION: dict[str, float] = {
+    "gbt45654.generated.pass_rate": 0.96,
+    "gbt45654.generated.sample_size": 1200,
+    "gbt45654.refusal.should_refuse.rate": 0.97,
+    "gbt45654.refusal.should_refuse.sample_size": 400,
+    "gbt45654.refusal.should_answer.rate": 0.02,
+    "gbt45654.refusal.should_answer.sample_size": 400,
+    "gbt45654.keyword_library.size": 12000,
+    "gbt45654.generated_bank.size": 2400,
+    "gbt45654.refusal_bank.should_refuse.size": 600,
+    "gbt45654.refusal_bank.should_answer.size": 600,
+}
+REFUSAL_RATE = "gbt45654.refusal.should_refuse.rate"
+
+
 @dataclass(frozen=True)
 class DemoModel:
     name: str
@@ -85,10 +103,11 @@ class DemoModel:
     tags: dict[str, str]
     manifest: bool
     expected: Outcome  # Decision.outcome: "allowed", "blocked" or "out of scope" here
+    evaluation: dict[str, float] | None = None  # metrics of its evaluation run, if any
 
 
 def demo_models(today: date) -> list[DemoModel]:
-    """The three models and their evidence; the assessment is dated a month before today."""
+    """The four models and their evidence; the assessment is dated a month before today."""
     assessed = (today - timedelta(days=30)).isoformat()
     in_order = {
         "compliance.audience": "public",
@@ -109,6 +128,16 @@ def demo_models(today: date) -> list[DemoModel]:
             tags={**in_order, "compliance.modalities": "text"},
             manifest=True,
             expected="allowed",
+            evaluation=DEMO_EVALUATION,
+        ),
+        DemoModel(
+            name="demo-assistant",
+            story="public assistant in CN: all evidence in order, but its evaluation run "
+            "refuses only 93% of what it should refuse",
+            tags={**in_order, "compliance.modalities": "text"},
+            manifest=True,
+            expected="blocked",
+            evaluation={**DEMO_EVALUATION, REFUSAL_RATE: 0.93},
         ),
         DemoModel(
             name="demo-image-generator",
@@ -123,6 +152,7 @@ def demo_models(today: date) -> list[DemoModel]:
             },
             manifest=True,
             expected="blocked",
+            evaluation=DEMO_EVALUATION,
         ),
         DemoModel(
             name="demo-research-model",
@@ -183,13 +213,42 @@ def _quiet_mlflow() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _evaluation_run(metrics: dict[str, float]) -> str:
+    """A finished MLflow run with ``metrics`` logged by ``mlflow.log_metrics``; its id."""
+    import mlflow
+
+    with mlflow.start_run(run_name="safety-evaluation") as run:
+        mlflow.log_metrics(metrics)
+    return str(run.info.run_id)
+
+
+def with_evaluation_on(policy_set: PolicySet, engine: Any) -> tuple[PolicySet, Any]:
+    """The policy set with the evaluation gate switched on (when it has one) and an
+    embedded engine deciding under it; the same pair otherwise."""
+    if not isinstance(policy_set.config.values.get("evaluation"), dict):
+        return policy_set, engine
+    from .runner import make_engine
+    from .scenarios import Scenario, policy_set_for
+
+    switched = Scenario(
+        name="demo", description="", patch={},
+        policy_data={"evaluation": {"required": True}}, forged=False, now=None, expected=None,
+    )
+    changed = policy_set_for(policy_set, switched)
+    return changed, make_engine("embedded", changed)
+
+
 def _register(registry: Registry, experiment_id: str, model: DemoModel) -> str:
-    """Log the pyfunc model and register a version of it with the model's tags."""
+    """Log the pyfunc model (and its evaluation run) and register a version of it with
+    the model's tags."""
     import mlflow
     import mlflow.pyfunc
 
     client = registry.client
     mlflow.set_experiment(experiment_id=experiment_id)
+    tags = dict(model.tags)
+    if model.evaluation is not None:
+        tags["compliance.evaluation.run_id"] = _evaluation_run(model.evaluation)
     info = mlflow.pyfunc.log_model(
         name=model.name,
         python_model=_echo_model(),
@@ -198,7 +257,7 @@ def _register(registry: Registry, experiment_id: str, model: DemoModel) -> str:
     if not client.search_registered_models(filter_string=f"name = '{model.name}'"):
         client.create_registered_model(model.name, description=f"mlgate demo: {model.story}")
     mv = client.create_model_version(
-        model.name, info.model_uri, model_id=info.model_id, tags=model.tags
+        model.name, info.model_uri, model_id=info.model_id, tags=tags
     )
     return str(mv.version)
 
@@ -269,6 +328,7 @@ def _run(
     from .uris import mask_password
 
     started, clock = datetime.now(UTC), time.monotonic()
+    policy_set, engine = with_evaluation_on(policy_set, engine)
     log_url = decision_log or default_log_url(uri)
     where = "a throwaway" if throwaway else "the"
     out(f"mlgate demo: {where} MLflow registry at {mask_password(uri)}\n")
@@ -281,7 +341,8 @@ def _run(
     models = demo_models(started.date())
     versions: dict[str, str] = {}
     width = max(len(m.name) for m in models) + 6
-    out("Registering three tiny pyfunc models; their compliance evidence is version tags:")
+    out(f"Registering {len(models)} tiny pyfunc models; their compliance evidence is version "
+        "tags, their safety evaluation an MLflow run (evaluation gate switched on):")
     with global_mlflow_uri(uri), _quiet_mlflow():
         experiment_id = _experiment(registry, artifact_root)
         for model in models:

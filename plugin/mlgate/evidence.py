@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from .errors import EvidenceChangedError as EvidenceChangedError
 from .errors import InputError, MlgateError, RegistryError, one_line
+from .evalrun import read_evaluation
 from .facts import DIGEST_TAG, MANIFEST_ARTIFACT, sha256_hex
 from .gate_input import Evidence as Evidence
 from .gate_input import build_gate_input as build_gate_input
@@ -63,8 +64,6 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.store.artifact.artifact_repo import ArtifactRepository
     from mlflow.tracking import MlflowClient
-
-display_uri = mask_password  # the name callers used before mlgate.uris (still imported)
 
 MANIFEST_DIR, MANIFEST_FILE = MANIFEST_ARTIFACT.rsplit("/", 1)
 
@@ -121,6 +120,7 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the registry
+
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -289,6 +289,7 @@ class Registry:
             tags=dict(mv.tags or {}),
             aliases=list(mv.aliases or []) if aliases is None else list(aliases),
             manifest=self.manifest_bytes(mv),
+            evaluation=read_evaluation(lambda: self.client, dict(mv.tags or {}), self.where),
         )
         if not self.trusted_keys:
             return evidence

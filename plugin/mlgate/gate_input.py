@@ -16,6 +16,7 @@ from .facts import MANIFEST_ARTIFACT, TAG_PREFIX, manifest_evidence, parse_facts
 from .models import (
     AttestationEvidence,
     Enforcement,
+    EvaluationEvidence,
     GateInput,
     ModelRef,
     Provenance,
@@ -68,6 +69,8 @@ class Evidence:
     manifest: bytes | None = field(repr=False)
     # Only when the attestation gate has trusted keys (mlgate.attestation.observe).
     attestation: AttestationEvidence | None = field(default=None, repr=False, compare=False)
+    # The run compliance.evaluation.run_id names, read with the version (None: no tag).
+    evaluation: EvaluationEvidence | None = field(default=None, repr=False)
 
     @property
     def compliance_tags(self) -> dict[str, str]:
@@ -85,6 +88,8 @@ class Evidence:
             changed.append(MANIFEST_ARTIFACT)
         if self.attestation != earlier.attestation:
             changed.append("attestation or model files")
+        if self.evaluation != earlier.evaluation:
+            changed.append("evaluation run")  # its status or metrics moved meanwhile
         if (self.model, self.version) != (earlier.model, earlier.version):
             changed.append("version")  # an alias moved to another version
         return changed
@@ -131,6 +136,7 @@ def build_gate_input(
         aliases=sorted(evidence.aliases),
         manifest=manifest_evidence(evidence.manifest, digest),
         attestation=evidence.attestation,
+        evaluation=evidence.evaluation,
         now=moment,
         now_ns=moment_ns,
     )

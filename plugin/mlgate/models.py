@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -202,6 +203,38 @@ class AttestationEvidence(_Strict):
     )
 
 
+def _whole(value: int | float) -> int | float:
+    """An integral metric as an integer: the engines disagree on how a 499.0 reads back
+    (regorus 499, OPA 499.0), and a message must not depend on the engine."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+Metric = Annotated[
+    Annotated[int, Field(strict=True)]
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)],
+    AfterValidator(_whole),
+]
+
+
+class EvaluationEvidence(_Strict):
+    """The safety-evaluation run named by ``compliance.evaluation.run_id``, as read with
+    one ``get_run`` on the registry's own tracking server (contract section 7)."""
+
+    run_id: str = Field(description="the run id the tag names (stripped)")
+    found: bool = Field(description="the run was read; false when absent or unreadable")
+    status: str | None = Field(default=None, description="the run's status, e.g. FINISHED")
+    experiment_id: str | None = Field(default=None, description="the run's experiment id")
+    metrics: dict[str, Metric] = Field(
+        default_factory=dict, description="the run's latest metrics, finite numbers only"
+    )
+    invalid_metrics: list[str] = Field(
+        default_factory=list, description="metric keys whose value is NaN or infinite"
+    )
+    error: str | None = Field(default=None, description="why the run could not be read")
+
+
 class Waiver(_Strict):
     """A waiver already matched to this model version and active at ``now``."""
 
@@ -225,7 +258,7 @@ class Provenance(_Strict):
 
 # Optional gate-input keys left out of the document when absent, so that inputs without
 # them (and their input_sha256) are exactly what they were before they existed.
-OPTIONAL_INPUT_KEYS = ("provenance", "promoted_by", "attestation")
+OPTIONAL_INPUT_KEYS = ("provenance", "promoted_by", "attestation", "evaluation")
 
 
 class GateInput(_Strict):
@@ -244,6 +277,10 @@ class GateInput(_Strict):
     manifest: ManifestEvidence
     attestation: AttestationEvidence | None = Field(
         default=None, description="present only when the attestation gate has trusted keys"
+    )
+    evaluation: EvaluationEvidence | None = Field(
+        default=None,
+        description="the run compliance.evaluation.run_id names; null when the tag is absent",
     )
     now: str = Field(description="evaluation time, RFC 3339 UTC")
     now_ns: int

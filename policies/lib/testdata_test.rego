@@ -27,6 +27,7 @@ config := {
 	},
 	"require_producer_code": false},
 	"attestation": {"trusted_keys": []},
+	"evaluation": {"required": false, "allowed_experiments": [], "requirements": []},
 	"service": {
 		"required": false,
 		"user_agreement": true,
@@ -130,6 +131,7 @@ valid_input := {
 			"complaints": null,
 		},
 		"attestation": {"sha256": null},
+		"evaluation": {"run_id": null},
 		"errors": [],
 	},
 	"tags": {

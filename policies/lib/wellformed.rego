@@ -63,6 +63,7 @@ wellformed_at_a_glance if {
 	type_name(f.labeling.producer_code) in {"null", "string"}
 	count([n | some n in service_obligations; type_name(f.service[n]) in {"null", "string"}]) == 5
 	nullable_digest(f.attestation.sha256)
+	type_name(f.evaluation.run_id) in {"null", "string"}
 	f.errors == []
 	now_ns := input.now_ns
 	is_number(now_ns)
@@ -96,6 +97,9 @@ wellformed_at_a_glance if {
 	is_boolean(c.labeling.require_producer_code)
 	count([k | some k in service_switches; is_boolean(c.service[k])]) == 6
 	trusted_keys_wellformed(c.attestation.trusted_keys)
+	is_boolean(c.evaluation.required)
+	strings(c.evaluation.allowed_experiments)
+	is_array(c.evaluation.requirements)
 	required := c.labeling.required
 	is_object(required)
 	count([x |
@@ -321,6 +325,11 @@ malformed contains ["service", concat(".", ["facts.service", name])] if {
 
 service_fact_wellformed(name) if nullable_string(facts.service[name])
 
+# The evaluation run's id, present even while the gate is off.
+malformed contains ["evaluation", "facts.evaluation.run_id"] if not evaluation_run_id_wellformed
+
+evaluation_run_id_wellformed if nullable_string(facts.evaluation.run_id)
+
 # The attestation's digest tag, present even while the gate is off.
 malformed contains ["attestation", "facts.attestation.sha256"] if not attestation_digest_wellformed
 
@@ -457,6 +466,16 @@ malformed contains ["service", "data.mlgate.config.service"] if not service_conf
 
 service_config_wellformed if {
 	count([k | some k in service_switches; is_boolean(config.service[k])]) == count(service_switches)
+}
+
+# The evaluation switch is a boolean and the experiments a list of ids; the
+# requirement rows are checked row by row by the gate (requirements_invalid).
+malformed contains ["evaluation", "data.mlgate.config.evaluation"] if not evaluation_config_wellformed
+
+evaluation_config_wellformed if {
+	is_boolean(config.evaluation.required)
+	strings(config.evaluation.allowed_experiments)
+	is_array(config.evaluation.requirements)
 }
 
 # The trusted keys: a list of {name, public_key_pem} texts. Anything else (a

@@ -16,7 +16,7 @@ import data.mlgate.lib
 # is wired. Python reads this literal (mlgate.policy.PolicySet.gate_ids) and
 # `mlgate policy check` refuses a gate package missing from it, an id here
 # without its package, a duplicate, or an id that is not [a-z][a-z0-9_]*.
-required_gates := ["scope", "filing", "assessment", "labeling", "data_manifest", "service", "attestation"]
+required_gates := ["scope", "filing", "assessment", "labeling", "data_manifest", "evaluation", "service", "attestation"]
 
 passing_statuses := {"pass", "waived", "not_applicable"}
 

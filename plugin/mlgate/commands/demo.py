@@ -33,11 +33,12 @@ def demo_command(
 ) -> None:
     """Walk through the gate on a throwaway local MLflow registry.
 
-    Logs and registers three tiny pyfunc models with different compliance evidence,
+    Logs and registers four tiny pyfunc models with different compliance evidence,
     attaches the data manifest, promotes each to production (one allowed, one blocked
-    with its reasons, one out of scope) and prints the blocked promotions from the
-    decision log. Exit 0 when everything happened as designed; the blocked promotion is
-    the point of the demo, not a failure.
+    with its reasons, one blocked by its safety-evaluation run's refusal rate of 0.93
+    with the evaluation gate switched on, one out of scope) and prints the blocked
+    promotions from the decision log. Exit 0 when everything happened as designed; the
+    blocked promotions are the point of the demo, not a failure.
 
     Example:
 

@@ -1,18 +1,21 @@
-"""``mlgate evidence show MODEL VERSION``: each current compliance fact, who set it, when.
+"""``mlgate evidence``: a version's compliance evidence, and what the policy set asks for.
 
-The writers come from the evidence ledger (:mod:`mlgate.ledger`), the table beside the
-decision log that the ``mlgate+`` registry store fills. A fact no ledger row set to its
-current value is "unknown": written before the ledger, outside the gated store (a plain
-registry keeps no ledger), or changed in the database directly.
+``mlgate evidence MODEL VERSION`` (``show``) lists each current compliance fact with who
+set it and when. The writers come from the evidence ledger (:mod:`mlgate.ledger`), the
+table beside the decision log that the ``mlgate+`` registry store fills. A fact no ledger
+row set to its current value is "unknown": written before the ledger, outside the gated
+store (a plain registry keeps no ledger), or changed in the database directly.
+``mlgate evidence template`` is in :mod:`mlgate.commands.evidencetemplate`.
 """
 
 from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import InputError
 from .common import app, emit, guarded
@@ -21,8 +24,20 @@ from .options import DecisionLogOpt, OutputOpt, RegistryUriOpt, TrackingUriOpt
 if TYPE_CHECKING:
     from ..models import Provenance
 
+class _ShowByDefault(TyperGroup):
+    """``mlgate evidence MODEL VERSION`` is ``mlgate evidence show MODEL VERSION`` (the
+    contract's form): a first argument that names no subcommand is a model name."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
 evidence_app = typer.Typer(
-    help="The compliance evidence of a model version and who wrote it.",
+    cls=_ShowByDefault,
+    help="A version's compliance evidence and who wrote it (MODEL VERSION, or show), "
+    "and what the policy set requires (template).",
     no_args_is_help=True,
     rich_markup_mode="markdown",
 )
@@ -56,7 +71,7 @@ def show_command(
 
     Example:
 
-        mlgate evidence show chatbot 3 --decision-log postgresql://mlgate@db/mlflow
+        mlgate evidence chatbot 3 --decision-log postgresql://mlgate@db/mlflow
     """
     from ..decisionlog import DecisionLog, default_log_url
     from ..evidence import Registry, parse_version_ref, resolve_tracking_uri

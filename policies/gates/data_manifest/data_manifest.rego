@@ -266,11 +266,31 @@ violations contains {"code": "data_manifest.labeling_duties", "params": {"duties
 #   severity: high
 violations contains {"code": "data_manifest.safety_sampling_missing", "params": {"names": names(bad)}} if {
 	settings.require_safety_sampling == true
+	not every_dataset_sampled_within_limits
 	bad := [d | some d in content.datasets; not safety_sampled(d)]
 	count(bad) > 0
 }
 
 safety_sampled(d) if is_object(d.safety_sampling)
+
+# Every dataset sampled within both limits, checked in one flat pass: in regorus
+# a function call per dataset costs more than the checks, so the three rules
+# below only look dataset by dataset when this does not hold
+# (benchmarks/bench_policy.py, every gate on against the five).
+every_dataset_sampled_within_limits if {
+	datasets := content.datasets
+	min_size := settings.min_safety_sample_size
+	max_rate := settings.max_violation_rate
+	within := [1 |
+		some d in datasets
+		s := d.safety_sampling
+		is_number(s.sample_size)
+		s.sample_size >= min_size
+		is_number(s.violation_rate)
+		s.violation_rate <= max_rate
+	]
+	count(within) == count(datasets)
+}
 
 # A dataset's name for a message; a forged nameless one still fails.
 dataset_name(d) := d.name if {
@@ -292,6 +312,7 @@ dataset_name(d) := d.name if {
 #   severity: high
 violations contains {"code": "data_manifest.safety_sample_too_small", "params": params} if {
 	settings.require_safety_sampling == true
+	not every_dataset_sampled_within_limits
 	some d in content.datasets
 	safety_sampled(d)
 	not sample_large_enough(d.safety_sampling)
@@ -323,6 +344,7 @@ sample_large_enough(s) if {
 #   severity: critical
 violations contains {"code": "data_manifest.violation_rate_too_high", "params": params} if {
 	settings.require_safety_sampling == true
+	not every_dataset_sampled_within_limits
 	some d in content.datasets
 	safety_sampled(d)
 	not violation_rate_within(d.safety_sampling)

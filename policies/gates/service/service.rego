@@ -183,4 +183,9 @@ violations contains {"code": "service.input_invalid", "params": {"fields": field
 	fields := data.mlgate.wellformed.malformed_text.service
 }
 
-result := lib.gate_result(applies, violations)
+# A gate that ships off costs nothing while off: a function's arguments are
+# evaluated before its body, so lib.gate_result alone would compute every
+# violation of a switched-off gate on each decision.
+result := {"status": "not_applicable", "violations": []} if {
+	not applies
+} else := lib.gate_result(applies, violations)
