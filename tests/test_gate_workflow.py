@@ -279,8 +279,8 @@ def run_step(
 
 def demo_blocked_tags() -> dict[str, str]:
     """The evidence of ``mlgate demo``'s blocked model, as README.md shows it."""
-    (model,) = (m for m in demo_models(date.today()) if m.expected == "blocked")
-    assert model.name == "demo-image-generator"
+    (model,) = (m for m in demo_models(date.today()) if m.name == "demo-image-generator")
+    assert model.expected == "blocked"
     return model.tags
 
 
