@@ -42,7 +42,19 @@ def every_duty_on() -> PolicySet:
     config = data["mlgate"]["config"]
     config["service"]["required"] = True
     config["labeling"]["require_producer_code"] = True
+    config["evaluation"]["required"] = True
     return dataclasses.replace(shipped(), data=data)
+
+
+def passing_evaluation(run_id: str) -> dict[str, Any]:
+    """What Python reads of a finished run meeting every shipped requirement exactly."""
+    metrics: dict[str, Any] = {}
+    for row in shipped().data["mlgate"]["config"]["evaluation"]["requirements"]:
+        metrics[row["metric"]] = row["threshold"]
+        if "sample_metric" in row:
+            metrics[row["sample_metric"]] = row["min_sample"]
+    return {"run_id": run_id, "found": True, "status": "FINISHED", "experiment_id": "1",
+            "metrics": metrics, "invalid_metrics": [], "error": None}
 
 
 def allowed_input() -> dict[str, Any]:
@@ -52,6 +64,8 @@ def allowed_input() -> dict[str, Any]:
     facts = document["facts"]
     facts["labeling"]["producer_code"] = "PROVIDER-0001"
     facts["service"] = {name: f"https://example.cn/service/{name}" for name in facts["service"]}
+    facts["evaluation"]["run_id"] = "0a1b2c3d4e5f"
+    document["evaluation"] = passing_evaluation("0a1b2c3d4e5f")
     return document
 
 
@@ -80,6 +94,10 @@ def _ignored(path: tuple[Any, ...]) -> bool:
     )
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def forged_documents() -> Iterator[tuple[str, dict[str, Any]]]:
     base = allowed_input()
     for path in _paths(base):
@@ -98,6 +116,8 @@ def forged_documents() -> Iterator[tuple[str, dict[str, Any]]]:
         for wrong in WRONG_TYPES:
             if type(wrong) is type(original) or (wrong is None and original is None):
                 continue
+            if _number(wrong) and _number(original):
+                continue  # 1 for 0.9: one JSON type, a value, not a forgery of its type
             retyped = copy.deepcopy(base)
             holder = retyped
             for part in path[:-1]:

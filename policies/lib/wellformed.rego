@@ -64,6 +64,7 @@ wellformed_at_a_glance if {
 	count([n | some n in service_obligations; type_name(f.service[n]) in {"null", "string"}]) == 5
 	nullable_digest(f.attestation.sha256)
 	type_name(f.evaluation.run_id) in {"null", "string"}
+	evaluation_evidence_ok
 	f.errors == []
 	now_ns := input.now_ns
 	is_number(now_ns)
@@ -466,6 +467,35 @@ malformed contains ["service", "data.mlgate.config.service"] if not service_conf
 
 service_config_wellformed if {
 	count([k | some k in service_switches; is_boolean(config.service[k])]) == count(service_switches)
+}
+
+# What Python read of the evaluation run (input.evaluation, present only when
+# the tag names a run): typed as mlgate writes it, and a run found has a status,
+# an experiment and no error. A list of invalid metrics that is not a list
+# must not read as "none invalid".
+malformed contains ["evaluation", "evaluation"] if not evaluation_evidence_ok
+
+evaluation_evidence_ok if not "evaluation" in object.keys(input)
+
+evaluation_evidence_ok if {
+	ev := input.evaluation
+	is_string(ev.run_id)
+	type_name(ev.status) in {"null", "string"}
+	type_name(ev.experiment_id) in {"null", "string"}
+	is_object(ev.metrics)
+	count([v | some v in ev.metrics; is_number(v)]) == count(ev.metrics)
+	strings(ev.invalid_metrics)
+	type_name(ev.error) in {"null", "string"}
+	evaluation_run_consistent(ev)
+}
+
+evaluation_run_consistent(ev) if ev.found == false
+
+evaluation_run_consistent(ev) if {
+	ev.found == true
+	ev.error == null
+	is_string(ev.status)
+	is_string(ev.experiment_id)
 }
 
 # The evaluation switch is a boolean and the experiments a list of ids; the

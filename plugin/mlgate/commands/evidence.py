@@ -72,6 +72,7 @@ def show_command(
     Example:
 
         mlgate evidence chatbot 3 --decision-log postgresql://mlgate@db/mlflow
+        mlgate evidence show chatbot 3 --format json
     """
     from ..decisionlog import DecisionLog, default_log_url
     from ..evidence import Registry, parse_version_ref, resolve_tracking_uri

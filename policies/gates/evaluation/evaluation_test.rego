@@ -135,10 +135,12 @@ test_run_missing_when_evidence_names_another_run if {
 }
 
 test_run_not_finished if {
-	every status in ["RUNNING", "FAILED", "KILLED", "SCHEDULED", null] {
+	every status in ["RUNNING", "FAILED", "KILLED", "SCHEDULED"] {
 		doc := with_run({"status": status})
 		codes_with(doc, required) == {"evaluation.run_not_finished"}
 	}
+	# A run found without a status is not what mlgate reads: ill-formed besides.
+	codes_with(with_run({"status": null}), required) == {"evaluation.run_not_finished", "evaluation.input_invalid"}
 	codes_with(measured, required) == set()
 }
 
@@ -161,7 +163,7 @@ test_metric_missing if {
 
 test_metric_null_is_missing if {
 	m := object.union(good_metrics, {"gbt45654.refusal.should_answer.rate": null})
-	codes_with(with_metrics(m), required) == {"evaluation.metric_missing"}
+	codes_with(with_metrics(m), required) == {"evaluation.metric_missing", "evaluation.input_invalid"}
 }
 
 test_metric_invalid_not_finite if {
@@ -173,13 +175,13 @@ test_metric_invalid_not_finite if {
 test_metric_invalid_string if {
 	every value in ["0.99", true, [0.99], {"v": 1}] {
 		m := object.union(good_metrics, {"gbt45654.refusal.should_refuse.rate": value})
-		codes_with(with_metrics(m), required) == {"evaluation.metric_invalid"}
+		codes_with(with_metrics(m), required) == {"evaluation.metric_invalid", "evaluation.input_invalid"}
 	}
 }
 
 test_sample_size_invalid if {
 	m := object.union(good_metrics, {"gbt45654.refusal.should_refuse.sample_size": "400"})
-	codes_with(with_metrics(m), required) == {"evaluation.metric_invalid"}
+	codes_with(with_metrics(m), required) == {"evaluation.metric_invalid", "evaluation.input_invalid"}
 }
 
 test_sample_missing if {
@@ -225,7 +227,23 @@ test_threshold_exactly_met_passes if {
 
 test_metrics_not_an_object_is_missing if {
 	doc := json.patch(measured, [{"op": "replace", "path": "/evaluation/metrics", "value": "x"}])
-	codes_with(doc, required) == {"evaluation.metric_missing", "evaluation.sample_missing"}
+	codes_with(doc, required) == {"evaluation.metric_missing", "evaluation.sample_missing", "evaluation.input_invalid"}
+}
+
+# The run's evidence typed as mlgate reads it; a run found has a status, an
+# experiment and no error. Cleared by the evidence mlgate writes (measured).
+test_ill_formed_run_evidence_fails if {
+	every patch in [
+		[{"op": "replace", "path": "/evaluation/invalid_metrics", "value": "none"}],
+		[{"op": "remove", "path": "/evaluation/invalid_metrics"}],
+		[{"op": "replace", "path": "/evaluation/error", "value": "boom"}],
+		[{"op": "replace", "path": "/evaluation/experiment_id", "value": null}],
+		[{"op": "replace", "path": "/evaluation/found", "value": "yes"}],
+		[{"op": "replace", "path": "/evaluation", "value": "read"}],
+	] {
+		"evaluation.input_invalid" in codes_with(json.patch(measured, patch), required)
+	}
+	not "evaluation.input_invalid" in codes_with(measured, required)
 }
 
 test_requirements_invalid if {
