@@ -274,7 +274,10 @@ def test_push_sends_each_module_once_in_dependency_order(bundled_policy_set: Pol
         uploaded = push_policies(server.url, bundled_policy_set)
         puts = [r.path for r in server.requests if r.path.startswith("/v1/policies/")]
     assert puts == [f"/v1/policies/{i}" for i in uploaded]  # none refused, none retried
-    assert uploaded[-1] == "main/main.rego"
+    # The decision (main, and four eyes beside it, which read each other) after every gate.
+    last_gate = max(i for i, m in enumerate(uploaded) if m.startswith("gates/"))
+    assert uploaded.index("main/main.rego") > last_gate
+    assert uploaded.index("main/promotion.rego") > last_gate
 
 
 def test_push_retries_a_module_whose_dependency_it_could_not_see(
