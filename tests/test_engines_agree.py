@@ -100,6 +100,11 @@ def altered_data() -> list[dict[str, Any]]:
                  "clause": "stricter"})
     config["evaluation"] = {"required": True, "allowed_experiments": ["1"],
                             "requirements": rows}
+    # The attestation gate on (the corpus carries attestation evidence; Python checked
+    # the signature, so the key's text is never read by Rego).
+    config["attestation"] = {
+        "trusted_keys": [{"name": "compliance", "public_key_pem": "PEM"}]
+    }
     laxer = copy.deepcopy(base)
     config = laxer["mlgate"]["config"]
     config["protected_stages"] = ["production", "staging"]

@@ -73,6 +73,7 @@ PINNED: dict[str, Any] = {
     "prompts.gated": False,
     "evidence.writers": [],
     "promotion.four_eyes": False,
+    "attestation.trusted_keys": [],
 }
 
 
