@@ -73,19 +73,56 @@ def load_private_key(pem: bytes, where: str) -> Any:
     return key
 
 
-def load_public_key(pem: str | bytes, where: str) -> Any:
-    """A PEM Ed25519 or ECDSA P-256 public key; :class:`ValueError` naming ``where`` if not."""
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+PUBLIC_KEY_EXPECTED = (
+    "a PEM public key (-----BEGIN PUBLIC KEY-----), Ed25519 or ECDSA P-256"
+)
 
-    data = pem.encode("utf-8") if isinstance(pem, str) else pem
+
+def _read_public_key(pem: str | bytes) -> tuple[Any, str]:
+    """The supported public key in ``pem`` and "", or None and what the text is instead.
+    The text is never quoted back: a private key pasted by mistake must not reach a log."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_private_key,
+        load_pem_public_key,
+    )
+
+    data = pem.encode("utf-8", "replace") if isinstance(pem, str) else pem
     try:
         key = load_pem_public_key(data)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: not a PEM public key") from exc
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        try:
+            load_pem_private_key(data, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            if b"PRIVATE KEY-----" in data:
+                return None, "a private key (never list one: give its public key)"
+            return None, "text that is not a PEM public key"
+        return None, "a private key (never list one: give its public key)"
     if not _supported(key):
-        raise ValueError(
-            f"{where}: expected an Ed25519 or ECDSA P-256 key, not {type(key).__name__}"
-        )
+        return None, _kind(key)
+    return key, ""
+
+
+def _kind(key: Any) -> str:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an ECDSA key on {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "an RSA key"
+    return f"a {type(key).__name__.lstrip('_')}"
+
+
+def public_key_problem(pem: str | bytes) -> str | None:
+    """None when ``pem`` holds a supported public key, else what it holds instead."""
+    return _read_public_key(pem)[1] or None
+
+
+def load_public_key(pem: str | bytes, where: str) -> Any:
+    """A PEM Ed25519 or ECDSA P-256 public key; :class:`ValueError` naming ``where`` if not."""
+    key, problem = _read_public_key(pem)
+    if key is None:
+        raise ValueError(f"{where}: expected {PUBLIC_KEY_EXPECTED}, got {problem}")
     return key
 
 

@@ -111,7 +111,31 @@ def validate_config(
     found = first_error(filled, schema, "mlgate.config")
     if found:
         raise PolicyError(f"{where}: {found}")
+    found = trusted_key_error(filled)
+    if found:
+        raise PolicyError(f"{where}: {found}")
     return filled, defaults
+
+
+def trusted_key_error(config: Mapping[str, Any]) -> str | None:
+    """The first ``attestation.trusted_keys`` entry whose ``public_key_pem`` is no key the
+    gate can verify with, worded as a schema refusal; else None. A JSON Schema cannot say
+    "a PEM public key": without this the set loads and every attested version blocks as
+    ``attestation.unreadable`` at decision time (which stays, for forged engine data)."""
+    from .dsse import PUBLIC_KEY_EXPECTED, public_key_problem
+
+    section = config.get("attestation")
+    keys = section.get("trusted_keys") if isinstance(section, dict) else None
+    for index, key in enumerate(keys if isinstance(keys, list) else []):
+        pem = key.get("public_key_pem") if isinstance(key, dict) else None
+        if not isinstance(pem, str):
+            continue  # the schema's to refuse
+        problem = public_key_problem(pem)
+        if problem:
+            at = f"mlgate.config.attestation.trusted_keys[{index}].public_key_pem"
+            name = show(key.get("name"))
+            return f"{at} (key {name}): expected {PUBLIC_KEY_EXPECTED}, got {problem}"
+    return None
 
 
 def _unknown_section(
