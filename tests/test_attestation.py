@@ -224,7 +224,7 @@ def test_envelope_of_another_version_and_digest_tag(
     v1, v2 = _version(registry), _version(registry)
     assert _attest(registry, policies, "chatbot", v1, officer).exit_code == 0
     # Copy version 1's envelope onto version 2, with the digest tag that matches it.
-    envelope = (_model_dir(registry, "chatbot", v1) / "compliance" / "attestation.dsse.json")
+    envelope = _envelope(registry, v1)
     reg = Registry(registry.tracking_uri)
     mv2 = reg.model_version(VersionRef("chatbot", version=v2))
     reg._upload_manifest(mv2, str(envelope))
@@ -239,14 +239,26 @@ def test_envelope_of_another_version_and_digest_tag(
     assert (code, _codes(decision)) == (1, {"attestation.digest_tag_mismatch"})
 
 
-def test_tampered_envelope_signature_invalid(
+@pytest.fixture
+def attested(
     registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]]
+) -> tuple[str, Path]:
+    """A version the officer attested, and its envelope's file (to tamper with)."""
+    version = _version(registry)
+    assert _attest(registry, policies, "chatbot", version, keys["officer"][0]).exit_code == 0
+    return version, _envelope(registry, version)
+
+
+def _envelope(registry: RegistryHelper, version: str) -> Path:
+    return _model_dir(registry, "chatbot", version) / "compliance" / "attestation.dsse.json"
+
+
+def test_tampered_envelope_signature_invalid(
+    registry: RegistryHelper, policies: Path, attested: tuple[str, Path]
 ) -> None:
     import base64
 
-    v1 = _version(registry)
-    assert _attest(registry, policies, "chatbot", v1, keys["officer"][0]).exit_code == 0
-    path = _model_dir(registry, "chatbot", v1) / "compliance" / "attestation.dsse.json"
+    v1, path = attested
     envelope = json.loads(path.read_bytes())
     statement = json.loads(base64.b64decode(envelope["payload"]))
     statement["predicate"]["compliance_tags"]["compliance.filing.status"] = "completed "
@@ -262,11 +274,9 @@ def test_tampered_envelope_signature_invalid(
 
 
 def test_unreadable_envelope_fails_closed(
-    registry: RegistryHelper, policies: Path, keys: dict[str, tuple[Path, str]]
+    registry: RegistryHelper, policies: Path, attested: tuple[str, Path]
 ) -> None:
-    v1 = _version(registry)
-    assert _attest(registry, policies, "chatbot", v1, keys["officer"][0]).exit_code == 0
-    path = _model_dir(registry, "chatbot", v1) / "compliance" / "attestation.dsse.json"
+    v1, path = attested
     path.write_bytes(b"not json")
     code, decision = _check(registry, policies, "chatbot", v1)
     assert (code, _codes(decision)) == (1, {"attestation.unreadable"})

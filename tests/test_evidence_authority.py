@@ -16,6 +16,7 @@ from mlflow.exceptions import RestException
 from mlflow.server.auth.client import AuthServiceClient
 
 from evidence_fixtures import compliant_tags, example_manifest
+from fixtures_mlflow import RegistryHelper
 from fixtures_server import AUTH_ADMIN, BACKENDS, GatedServer, ServerPool, server_for
 
 PASSWORD = "mlgate-test-user-password-1"
@@ -52,6 +53,28 @@ def as_user(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
 
 
+def write_evidence(reg: RegistryHelper, name: str, version: str) -> None:
+    """The compliant evidence and its data manifest, as the user the environment names."""
+    for key, value in compliant_tags().items():
+        reg.client.set_model_version_tag(name, version, key, value)
+    reg.attach(name, version, example_manifest())
+
+
+@pytest.fixture
+def officers_version(
+    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RegistryHelper, str, str]:
+    """A version the admin created and the officer wrote all the evidence of (the
+    environment still names the officer): its registry, name and version."""
+    as_user(monkeypatch, AUTH_ADMIN[0])
+    reg = server.helper(tmp_path)
+    name = reg.unique("chat")
+    version = str(reg.create_version(name).version)
+    as_user(monkeypatch, "officer")
+    write_evidence(reg, name, version)
+    return reg, name, version
+
+
 def refused(call: object) -> RestException:
     with pytest.raises(RestException) as info:
         call()  # type: ignore[operator]
@@ -81,9 +104,7 @@ def test_only_listed_writers_write_compliance_evidence(
     assert "compliance.filing.status" not in reg.tags(name, version)
 
     as_user(monkeypatch, "officer")
-    for key, value in compliant_tags().items():
-        reg.client.set_model_version_tag(name, version, key, value)
-    reg.attach(name, version, example_manifest())
+    write_evidence(reg, name, version)
     reg.client.set_model_version_tag(name, version, "compliance.filing.status", "pending")
     reg.client.set_model_version_tag(name, version, "compliance.filing.status", "completed")
 
@@ -113,17 +134,10 @@ def test_only_listed_writers_write_compliance_evidence(
 
 
 def test_four_eyes_blocks_the_writer_and_allows_another_user(
-    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: GatedServer, officers_version: tuple[RegistryHelper, str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    as_user(monkeypatch, AUTH_ADMIN[0])
-    reg = server.helper(tmp_path)
-    name = reg.unique("chat")
-    version = str(reg.create_version(name).version)
-    as_user(monkeypatch, "officer")
-    for key, value in compliant_tags().items():
-        reg.client.set_model_version_tag(name, version, key, value)
-    reg.attach(name, version, example_manifest())
-
+    reg, name, version = officers_version
     # The officer wrote all of the evidence: the officer promoting it is self-approval.
     exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", version))
     assert "promotion.four_eyes" in exc.message
@@ -159,19 +173,13 @@ def test_four_eyes_blocks_the_writer_and_allows_another_user(
 
 
 def test_four_eyes_blocks_evidence_of_unknown_origin(
-    server: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: GatedServer, officers_version: tuple[RegistryHelper, str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Evidence written straight into the database (no ledger row) has no known writer."""
     import sqlalchemy as sa
 
-    as_user(monkeypatch, AUTH_ADMIN[0])
-    reg = server.helper(tmp_path)
-    name = reg.unique("chat")
-    version = str(reg.create_version(name).version)
-    as_user(monkeypatch, "officer")
-    for key, value in compliant_tags().items():
-        reg.client.set_model_version_tag(name, version, key, value)
-    reg.attach(name, version, example_manifest())
+    reg, name, version = officers_version
     engine = sa.create_engine(server.store_uri)
     try:
         with engine.begin() as conn:
