@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mlflow.exceptions import RestException
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
-from fixtures_server import GatedServer, ServerPool
+from fixtures_server import BACKENDS, GatedServer, ServerPool, server_for
 from helpers import edit_config, mlgate
-from mlgate.evalrun import evaluation_evidence, split_metrics
+from mlgate.evalrun import RUN_TAG, evaluation_evidence, split_metrics
 from mlgate.evidence import global_mlflow_uri
 from mlgate.policy import bundled_dir
 
@@ -216,8 +217,6 @@ def test_server_store_reads_the_run_beside_it(
     """Through the plain MLflow client: the store reads the run from its own tracking
     store, refuses the version whose refusal rate is 0.93 naming the metric, value,
     threshold and clause, and promotes the one that meets every row."""
-    from mlflow.exceptions import RestException
-
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     reg = eval_server.helper(tmp_path)
     name = reg.unique("chat")
@@ -367,3 +366,56 @@ def test_evidence_template_refuses_an_unknown_modality() -> None:
     run = mlgate("evidence", "template", "--modality", "smell")
     assert run.exit_code == 2
     assert run.stderr.strip().count("\n") == 0 and "smell" in run.stderr
+
+
+# --------------------------------------------------------------------------- look-alikes
+
+# Keys MariaDB's default collation (case- and accent-insensitive, trailing spaces ignored)
+# may take for compliance.evaluation.run_id; PostgreSQL and sqlite keep them apart.
+RUN_TAG_LOOK_ALIKES = [
+    "COMPLIANCE.evaluation.run_id",
+    "compliance.Evaluation.RUN_ID",
+    "compliance.evaluation.run_id ",
+    "compliánce.evaluation.run_id",
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def eval_server_on(request: pytest.FixtureRequest, gated_servers: ServerPool) -> GatedServer:
+    return server_for(request, gated_servers, request.param, "evaluation")
+
+
+@pytest.mark.parametrize("look_alike", RUN_TAG_LOOK_ALIKES)
+@pytest.mark.parametrize("exact", [True, False], ids=["beside-a-failing-run", "alone"])
+def test_a_look_alike_run_tag_never_passes_the_evaluation_gate(
+    eval_server_on: GatedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    look_alike: str, exact: bool,
+) -> None:
+    """A passing run named under a look-alike of compliance.evaluation.run_id, written
+    through a real server (beside the exact tag naming a failing run, or alone): the
+    promotion blocks as evaluation.run_id_invalid naming the look-alike. On MariaDB the
+    write takes over the exact tag's row (the key becomes the look-alike), elsewhere
+    both rows stay; either way the exact tag never holds the passing run."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    reg = eval_server_on.helper(tmp_path)
+    name = reg.unique("chat")
+    good = evaluation_run(reg, GOOD)
+    low = evaluation_run(reg, {**GOOD, "gbt45654.refusal.should_refuse.rate": 0.93})
+    tags = compliant_tags(**{"evaluation.run_id": low})
+    if not exact:
+        del tags[RUN_TAG]
+    version = str(reg.create_version(name, tags, manifest=example_manifest()).version)
+    reg.client.set_model_version_tag(name, version, look_alike, good)
+
+    run_tags = {k: v for k, v in reg.tags(name, version).items() if "run" in k.lower()}
+    merged = eval_server_on.backend == "mysql" or not exact
+    assert run_tags == ({look_alike: good} if merged else {RUN_TAG: low, look_alike: good})
+    with pytest.raises(RestException) as info:
+        reg.client.set_registered_model_alias(name, "production", version)
+    message = info.value.message
+    assert info.value.error_code == "PERMISSION_DENIED", message
+    assert "blocked by evaluation: evaluation.run_id_invalid;" in message
+    assert f"remove the look-alike tag {look_alike!r}" in message
+    assert reg.aliases(name) == {}
+    [decision] = eval_server_on.decisions(name)
+    assert (decision.allowed, decision.failing_codes) == (False, ["evaluation.run_id_invalid"])
