@@ -130,6 +130,18 @@ def one_error_line(run: Run) -> str:
     return lines[0]
 
 
+def policy_refusal(policies: Path) -> str:
+    """The one error line a bad policy set gets from ``check --input`` and from ``policy
+    check`` alike (both load it before anything else)."""
+    lines = [
+        one_error_line(mlgate(*args, "--policies", str(policies)))
+        for args in (["check", "--input", str(EXAMPLES / "gate_input_blocked.json")],
+                     ["policy", "check"])
+    ]
+    assert lines[0] == lines[1]
+    return lines[0]
+
+
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(
         [

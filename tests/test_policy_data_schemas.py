@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
+from helpers import EXAMPLES, POLICIES, mlgate, one_error_line, policy_refusal
 from mlgate.errors import PolicyError
 from mlgate.jsonsubset import check_schema, first_error
 from mlgate.policy import load_policy_dir
@@ -64,15 +64,6 @@ def write_schema(root: Path, relative: str, schema: Any) -> Path:
     return path
 
 
-def refusals(root: Path) -> list[str]:
-    """The error line of ``check --input`` and of ``policy check`` (the same one)."""
-    lines = [
-        one_error_line(mlgate(*args, "--policies", str(root)))
-        for args in (["check", "--input", str(BLOCKED)], ["policy", "check"])
-    ]
-    assert lines[0] == lines[1]
-    return lines
-
 
 # --------------------------------------------------------------------------- sections
 
@@ -80,7 +71,7 @@ def refusals(root: Path) -> list[str]:
 def test_an_unknown_section_names_the_schema_that_would_declare_it(tmp_path: Path) -> None:
     root = policy_copy(tmp_path)
     set_config(root, "complaints.max_response_days", 30)
-    line = refusals(root)[0]
+    line = policy_refusal(root)
     assert line == (
         f"mlgate: error: {root}/data.json: mlgate.config.complaints: no gate declares this "
         f"section (a gate 'complaints' would declare it in "
@@ -91,7 +82,7 @@ def test_an_unknown_section_names_the_schema_that_would_declare_it(tmp_path: Pat
 def test_an_unknown_section_close_to_a_gate_suggests_it(tmp_path: Path) -> None:
     root = policy_copy(tmp_path)
     set_config(root, "assesment.max_age_days", 30)
-    assert refusals(root)[0].endswith("; did you mean assessment?")
+    assert policy_refusal(root).endswith("; did you mean assessment?")
 
 
 def test_an_unknown_section_of_a_gate_without_schema_says_so(tmp_path: Path) -> None:
@@ -101,7 +92,7 @@ def test_an_unknown_section_of_a_gate_without_schema_says_so(tmp_path: Path) -> 
         "package mlgate.gates.complaints\n\nresult := {}\n"
     )
     set_config(root, "complaints.max_response_days", 30)
-    line = refusals(root)[0]
+    line = policy_refusal(root)
     assert (
         "mlgate.config.complaints: no gate declares this section: package "
         f"mlgate.gates.complaints exists ({root}/gates/complaints/complaints.rego) but has "
@@ -151,7 +142,7 @@ def test_a_required_key_without_default_is_refused_when_its_section_is_left_out(
     schema = {**COMPLAINTS_SCHEMA, "required": ["contact"],
               "properties": {"contact": {"type": "string", "minLength": 1}}}
     write_schema(root, "gates/complaints/data.schema.json", schema)
-    assert refusals(root)[0].endswith(
+    assert policy_refusal(root).endswith(
         "data.json: mlgate.config.complaints.contact: missing; expected a non-empty string"
     )
     set_config(root, "complaints.contact", "complaints@example.com")
@@ -191,7 +182,7 @@ def test_a_wrong_value_is_one_line_with_path_expected_and_found(
 ) -> None:
     root = policy_copy(tmp_path)
     set_config(root, dotted, value)
-    line = refusals(root)[0]
+    line = policy_refusal(root)
     assert line.startswith(f"mlgate: error: {root}/data.json: mlgate.config."), line
     assert message in line
 
@@ -242,7 +233,7 @@ def test_a_malformed_schema_names_its_file_and_keyword(
 ) -> None:
     root = policy_copy(tmp_path)
     write_schema(root, relative, schema)
-    line = refusals(root)[0]
+    line = policy_refusal(root)
     assert message in line, line
     where = "main/data.schema.json" if "declares" in message else relative
     assert f"{root}/{where}" in line
@@ -251,7 +242,7 @@ def test_a_malformed_schema_names_its_file_and_keyword(
 def test_a_policy_set_without_the_main_schema_is_refused(tmp_path: Path) -> None:
     root = policy_copy(tmp_path)
     (root / "main" / "data.schema.json").unlink()
-    assert f"{root}/main/data.schema.json: not found" in refusals(root)[0]
+    assert f"{root}/main/data.schema.json: not found" in policy_refusal(root)
 
 
 def test_a_main_schema_without_a_setting_python_reads_is_refused(tmp_path: Path) -> None:
@@ -266,7 +257,7 @@ def test_a_main_schema_without_a_setting_python_reads_is_refused(tmp_path: Path)
     assert (
         "mlgate.config.default_target: mlgate reads this setting and expected a string, "
         "got nothing"
-    ) in refusals(root)[0]
+    ) in policy_refusal(root)
 
 
 def test_the_schemas_change_the_content_revision(tmp_path: Path) -> None:

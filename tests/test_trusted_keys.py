@@ -17,10 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures_mlflow import RegistryHelper, compliant_tags, example_manifest
-from helpers import EXAMPLES, POLICIES, edit_config, mlgate, one_error_line
+from helpers import POLICIES, edit_config, mlgate, one_error_line, policy_refusal
 from mlgate.policy import load_policy_dir
 
-BLOCKED = EXAMPLES / "gate_input_blocked.json"
 EXPECTED = "expected a PEM public key (-----BEGIN PUBLIC KEY-----), Ed25519 or ECDSA P-256"
 
 
@@ -63,15 +62,6 @@ def _trust(policies: Path, *pems: str) -> None:
     ]})
 
 
-def _refusals(policies: Path) -> list[str]:
-    """The error line of ``check --input`` and of ``policy check`` (the same one)."""
-    lines = [
-        one_error_line(mlgate(*args, "--policies", str(policies)))
-        for args in (["check", "--input", str(BLOCKED)], ["policy", "check"])
-    ]
-    assert lines[0] == lines[1]
-    return lines
-
 
 @pytest.mark.parametrize(
     ("make", "got"),
@@ -94,7 +84,7 @@ def test_a_bad_trusted_key_is_refused_at_load(policies: Path, make: Any, got: st
     good = _pem(_key("ed25519"))
     bad = make()
     _trust(policies, good, bad)  # the second entry is the bad one
-    line = _refusals(policies)[0]
+    line = policy_refusal(policies)
     assert line == (
         f"mlgate: error: {policies}/data.json: "
         f'mlgate.config.attestation.trusted_keys[1].public_key_pem (key "key-1"): '
