@@ -165,6 +165,21 @@ def test_audit_names_the_file_that_differs_from_the_first_approved(
     assert "kept v" not in table.stdout
 
 
+def test_files_that_cannot_be_hashed_now_are_reported(registry: RegistryHelper) -> None:
+    """Fail closed: a digest on record and files that cannot be hashed now is a finding."""
+    version = _version(registry)
+    _promote(registry, "chatbot", version)
+    folder = _model_dir(registry.tracking_uri, "chatbot", version)
+    (folder / "weights" / "part-1.bin").symlink_to(folder / "nowhere.bin")
+    run = _audit(registry, "--format", "json")
+    assert run.exit_code == 1, run.stderr
+    [audited] = run.json()
+    assert audited["allowed"] is True and audited["model_files_sha256"] is None
+    assert any(w.startswith("model files cannot be compared with promotion ")
+               and w.endswith("they could not be hashed now") for w in audited["warnings"])
+    assert any(w.startswith("model files not hashed") for w in audited["warnings"])
+
+
 def test_a_blocked_holding_names_the_changed_file_among_its_reasons(
     registry: RegistryHelper,
 ) -> None:
