@@ -230,6 +230,7 @@ def log_promotions(uri: str, root: Path, aged: list[tuple[str, str]]) -> str:
     """An allowed promotion, 100 days ago, for each aged version (audit explains them)."""
     from mlgate.decisionlog import DecisionLog
     from mlgate.evidence import Registry, VersionRef, build_gate_input
+    from mlgate.gate import record_model_files
     from mlgate.policy import load_policy_dir
     from mlgate.runner import attach_waivers, evaluate, make_engine, now_rfc3339
 
@@ -249,6 +250,7 @@ def log_promotions(uri: str, root: Path, aged: list[tuple[str, str]]) -> str:
                 policy_set,
             )
             decision = evaluate(gate_input, engine, policy_set, warnings=warnings)
+            record_model_files(decision, evidence)  # as every protected decision does
             assert decision.allowed, f"{name} v{version} should have been promotable then"
             log.append(decision, gate_input, actor="bench", source="cli")
     return url

@@ -25,7 +25,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "plugin" / "mlgate"
 #   state, the DecisionRecord protocol both satisfy) and logtable (the SQL table) sit with
 #   decisionlog; references (what a command names before the registry is read) with
 #   evidence; uris (URI parsing and masking) and mlflowapi (MLflow's calls, typed) with
-#   the leaf helpers;
+#   the leaf helpers; modelfiles (hashing model files, stdlib only) with the gate input,
+#   since the decision service records the model-files digest each decision was made on;
 # - bulk (reading a registry in bulk), audit and impact (decisions over a registry:
 #   audit and policy impact) and scenarios (the conformance corpus of a policy set,
 #   decided case by case) sit above the registry reader and the log, below output/;
@@ -38,7 +39,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("policy", {"mlgate.policy", "mlgate.policygates", "mlgate.regosource", "mlgate.policydata",
                 "mlgate.metadata",
                 "mlgate.waivers", "mlgate.gitpolicy"}),
-    ("gate input", {"mlgate.gate_input", "mlgate.facts", "mlgate.evalrun"}),
+    ("gate input", {"mlgate.gate_input", "mlgate.facts", "mlgate.evalrun", "mlgate.modelfiles"}),
     ("engine", {"mlgate.engine.*"}),
     ("runner", {"mlgate.runner", "mlgate.policylint", "mlgate.regolint", "mlgate.policytest",
                 "mlgate.testexplain"}),
@@ -46,8 +47,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("reader and log", {"mlgate.evidence", "mlgate.references", "mlgate.decisionlog",
                         "mlgate.logchain", "mlgate.logsign", "mlgate.ledger",
                         "mlgate.logentry", "mlgate.logtable", "mlgate.serverrecord",
-                        "mlgate.sharedartifacts", "mlgate.attestation", "mlgate.modelfiles"}),
-    ("bulk decisions", {"mlgate.bulk", "mlgate.audit", "mlgate.impact", "mlgate.scenarios"}),
+                        "mlgate.sharedartifacts", "mlgate.attestation"}),
+    ("bulk decisions", {"mlgate.bulk", "mlgate.audit", "mlgate.impact", "mlgate.scenarios",
+                        "mlgate.integrity"}),
     ("output", {"mlgate.output.*"}),
     ("entry points", {"mlgate.commands.*", "mlgate.registry.*", "mlgate.cli",
                       "mlgate.clidoc", "mlgate.docgen", "mlgate.demo", "mlgate.schemas"}),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -198,15 +198,22 @@ def _subject_files(subject: Sequence[Any]) -> dict[str, str]:
 
 
 def observe(
-    registry: AttestRegistry, mv: ModelVersion, evidence: Evidence, keys: TrustedKeys
+    registry: AttestRegistry,
+    mv: ModelVersion,
+    evidence: Evidence,
+    keys: TrustedKeys,
+    files: Callable[[], dict[str, str]] | None = None,
 ) -> AttestationEvidence:
     """Check the version's attestation against ``keys`` and its current evidence. Never
-    raises for what it finds: an error is recorded (the gate fails closed on it)."""
+    raises for what it finds: an error is recorded (the gate fails closed on it).
+    ``files`` hashes the model files (default: :func:`model_files`); the registry reader
+    passes the one the decision records too, so they are hashed once."""
+    hashed = files or (lambda: model_files(registry, mv))
     found = AttestationEvidence(present=False)
     try:
         envelope = envelope_bytes(registry, mv)
         if envelope is None:
-            found.files_sha256 = files_sha256(model_files(registry, mv))
+            found.files_sha256 = files_sha256(hashed())
             return found
         found.present = True
         found.envelope_sha256 = sha256_hex(envelope)
@@ -228,7 +235,7 @@ def observe(
         )
         manifest = predicate.get("manifest") or {}
         found.manifest_match = manifest.get("sha256") == evidence.manifest_sha256
-        current = model_files(registry, mv)
+        current = hashed()
         found.files_sha256 = files_sha256(current)
         found.files_diff = files_diff(_subject_files(document["subject"]), current)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the gate fails closed

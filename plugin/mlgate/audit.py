@@ -29,6 +29,8 @@ from .bulk import (
 )
 from .facts import MANIFEST_ARTIFACT
 from .gate_input import now_rfc3339
+from .integrity import check_files
+from .integrity import since as promotion_named
 from .jsondoc import canonical
 from .models import Decision, GateInput
 from .policy import PolicySet
@@ -139,9 +141,10 @@ def explain(
     """Why a version holding a protected target would be blocked now.
 
     Against the allowed promotion on record: the evidence changed (digest of tags and
-    manifest), a waiver applied then is no longer active, the assessment aged past its
-    limit, or the policy changed (the logged gate input, replayed under the current
-    policies, is blocked). Several can hold at once; each is one line.
+    manifest), the model files changed (:func:`mlgate.integrity.check_files`), a waiver
+    applied then is no longer active, the assessment aged past its limit, or the policy
+    changed (the logged gate input, replayed under the current policies, is blocked).
+    Several can hold at once; each is one line.
     """
     now_codes = unwaived_codes(decision)
     what = "alias" if holding.kind == "alias" else "stage"
@@ -159,8 +162,7 @@ def explain(
         ]
     promoted = record.entry
     then_doc, now_doc = promoted.gate_input, gate_input.model_dump(mode="json")
-    when = promoted.decision.evaluated_at[_DATE]
-    since = f"promotion {promoted.decision_id} on {when}"
+    since = promotion_named(promoted)
     reasons: list[str] = []
 
     then_digest, now_digest = evidence_sha256(then_doc), evidence_sha256(now_doc)
@@ -171,14 +173,9 @@ def explain(
             f"{now_digest[:12]}...): {fields}"
         )
 
-    then_files = promoted.decision.model_files_sha256
-    now_files = gate_input.attestation.files_sha256 if gate_input.attestation else None
-    if then_files and now_files and then_files != now_files:
-        changed = ", ".join(gate_input.attestation.files_diff if gate_input.attestation else [])
-        reasons.append(
-            f"model files changed since {since} (model files sha256 {then_files[:12]}... -> "
-            f"{now_files[:12]}...){': ' + changed if changed else ''}"
-        )
+    files = check_files(promoted, decision, gate_input)
+    if files.finding:
+        reasons.append(files.finding)
 
     reasons.extend(_waiver_reasons(promoted, gate_input, now_codes, policy_set, since))
 
@@ -310,11 +307,19 @@ class AuditResult:
     decisions: list[Decision] = field(default_factory=list)
     versions_scanned: int = 0
     timings: Timings = field(default_factory=Timings)
+    # Allowed holdings whose model files differ from (or cannot be compared with) those
+    # of their promotion on record: reported, and audit exits 1, like a blocked one.
+    files_changed: list[Decision] = field(default_factory=list)
 
     @property
     def blocked(self) -> list[Decision]:
         return [d for d in self.decisions if not d.allowed]
 
+    @property
+    def reported(self) -> list[Decision]:
+        """The holdings audit reports: blocked, or allowed with changed model files."""
+        changed = {id(d) for d in self.files_changed}
+        return [d for d in self.decisions if not d.allowed or id(d) in changed]
 
 
 def audit(
@@ -328,7 +333,9 @@ def audit(
     workers: int | None = None,
 ) -> AuditResult:
     """Re-evaluate every version holding a protected alias or stage under the current
-    policies, now, with one engine; explain each blocked one (see :func:`explain`).
+    policies, now, with one engine; explain each blocked one (see :func:`explain`), and
+    compare each one's model files, hashed again, with those of its allowed promotion on
+    record (:func:`mlgate.integrity.check_files`).
 
     ``log`` is the decision log to explain against; when it is None, ``log_missing``
     says why (e.g. "no decision log at ..."). ``workers``: concurrent manifest fetches,
@@ -344,18 +351,27 @@ def audit(
     result.versions_scanned = len(versions)
     holdings = protected_holdings(versions, aliases, [policy_set.config])
     now = now_rfc3339()
-    for holding, evidence in with_evidence(registry, holdings, aliases, clock, workers, progress):
+    fetched = with_evidence(
+        registry, holdings, aliases, clock, workers, progress, hash_files=True
+    )
+    for holding, evidence in fetched:
         with Clock(clock, "evaluation"):
             decision, gate_input = gate.decide(
                 evidence, holding.target, holding.kind, engine, policy_set, now=now
             )
+        with Clock(clock, "decision_log"):
+            record = _record(log, holding, log_missing)
+        files = check_files(record.entry, decision, gate_input) if record.entry else None
         if not decision.allowed:
-            with Clock(clock, "decision_log"):
-                record = _record(log, holding, log_missing)
             with Clock(clock, "evaluation"):
                 decision.warnings.extend(
                     explain(decision, gate_input, holding, record, engine, policy_set)
                 )
+        elif files is not None and files.finding:
+            decision.warnings.append(files.finding)
+            result.files_changed.append(decision)
+        if files is not None and files.note:
+            decision.warnings.append(files.note)
         result.decisions.append(decision)
     clock.total = time.perf_counter() - started
     return result

@@ -12,6 +12,8 @@ Both commands evaluate many model versions:
   a tracking server on a small thread pool, since each fetch is two or three HTTP round
   trips and waiting for them one at a time dominates the run (see
   :data:`REMOTE_WORKERS`);
+- audit also hashes each holding's model files on those threads (streaming, in parallel
+  over files; :mod:`mlgate.modelfiles`), counted with the manifest downloads;
 - every decision is evaluated on the calling thread by the one engine it was given
   (the embedded engine is compiled once per policy set and thread).
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -182,13 +185,20 @@ def read_evidence(
     aliases: dict[Key, list[str]],
     *,
     workers: int = 1,
+    hash_files: bool = False,
 ) -> dict[Key, Evidence]:
     """The evidence of each version: fields from the search, manifests fetched in
-    parallel. Any fetch failing is a :class:`~mlgate.errors.RegistryError` (exit 2)."""
+    parallel. Any fetch failing is a :class:`~mlgate.errors.RegistryError` (exit 2).
+    ``hash_files``: hash each version's model files on the same threads (a failure is
+    kept with the evidence; the decision records it)."""
     registry.client  # noqa: B018 - connect once, before the threads share the client
 
     def one(mv: ModelVersion) -> Evidence:
-        return registry.evidence(mv, aliases.get((mv.name, str(mv.version)), []))
+        evidence = registry.evidence(mv, aliases.get((mv.name, str(mv.version)), []))
+        if hash_files and evidence.model_files is not None:
+            with suppress(Exception):  # kept by the evidence's FilesOnce for the decision
+                evidence.model_files()
+        return evidence
 
     if workers <= 1 or len(versions) <= 1:
         found = [one(mv) for mv in versions]
@@ -217,15 +227,20 @@ def with_evidence(
     clock: Timings,
     workers: int,
     progress: Progress | None,
+    *,
+    hash_files: bool = False,
 ) -> Iterator[tuple[Holding, Evidence]]:
     """Each holding with its version's evidence, fetched a chunk at a time (bounded
-    memory, separate timings), reporting progress after each holding is handled."""
+    memory, separate timings), reporting progress after each holding is handled;
+    ``hash_files``: model files hashed with the fetch (see :func:`read_evidence`)."""
     if progress:
         progress(0, len(work))
     done = 0
     for chunk in chunks(work, CHUNK):
         with Clock(clock, "manifest_downloads"):
-            evidence = read_evidence(registry, unique_versions(chunk), aliases, workers=workers)
+            evidence = read_evidence(
+                registry, unique_versions(chunk), aliases, workers=workers, hash_files=hash_files
+            )
         for holding in chunk:
             yield holding, evidence[holding.key]
             done += 1

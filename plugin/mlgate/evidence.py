@@ -33,6 +33,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,7 +106,6 @@ def global_mlflow_uri(uri: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-
 # --------------------------------------------------------------------------- evidence
 
 
@@ -120,7 +120,6 @@ def decision_tags(decision: Decision) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- the registry
-
 
 
 def _error_code(exc: BaseException) -> str | None:
@@ -282,6 +281,10 @@ class Registry:
     def evidence(self, mv: ModelVersion, aliases: list[str] | None = None) -> Evidence:
         """The evidence of a version entity, its manifest fetched now. ``aliases`` stands
         in for the entity's own when it came from a search, which carries none."""
+        from .attestation import model_files, observe
+        from .modelfiles import FilesOnce
+
+        files = FilesOnce(lambda: model_files(self, mv))  # hashed only when asked for
         evidence = Evidence(
             model=mv.name,
             version=str(mv.version),
@@ -290,14 +293,11 @@ class Registry:
             aliases=list(mv.aliases or []) if aliases is None else list(aliases),
             manifest=self.manifest_bytes(mv),
             evaluation=read_evaluation(lambda: self.client, dict(mv.tags or {}), self.where),
+            model_files=files,
         )
         if not self.trusted_keys:
             return evidence
-        from dataclasses import replace
-
-        from .attestation import observe
-
-        return replace(evidence, attestation=observe(self, mv, evidence, self.trusted_keys))
+        return replace(evidence, attestation=observe(self, mv, evidence, self.trusted_keys, files))
 
     def gate_input(
         self, ref: VersionRef, *, target: str, kind: TargetKind, config: PolicySettings

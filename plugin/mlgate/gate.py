@@ -4,7 +4,8 @@
 
 1. build the gate input from the evidence (facts, manifest, the target's enforcement, now);
 2. attach the waivers active for that version now;
-3. evaluate with the runner (the engine, then the fail-closed checks of its result).
+3. evaluate with the runner (the engine, then the fail-closed checks of its result);
+4. for a protected target, record the model files it was made on (:func:`record_model_files`).
 
 :func:`decide_input` is step 3 alone, for a gate input made elsewhere (``check --input``,
 audit replaying a logged input). :func:`record` appends a decision to the decision log.
@@ -27,8 +28,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import EvidenceChangedError
+from .errors import EvidenceChangedError, one_line
 from .gate_input import Evidence, build_gate_input
+from .modelfiles import files_sha256
 from .runner import attach_waivers, evaluate
 
 if TYPE_CHECKING:
@@ -65,12 +67,14 @@ def decide(
     now: tuple[str, int] | None = None,
     provenance: dict[str, Provenance] | None = None,
     promoted_by: str | None = None,
+    record_files: bool = True,
 ) -> tuple[Decision, GateInput]:
     """Decide promoting ``evidence``'s version to ``target`` (an alias or a stage, by
     ``kind``) at ``now`` (default: this moment), waivers included; the decision and the
     gate input it was made on. ``provenance`` (the evidence ledger's, per compliance tag)
     and ``promoted_by`` (the verified user) matter when ``promotion.four_eyes`` is on;
-    absent, they are unknown."""
+    absent, they are unknown. ``record_files``: False for what-if decisions that need no
+    model-files digest (``policy impact``)."""
     gate_input = build_gate_input(
         evidence,
         target=target,
@@ -82,7 +86,34 @@ def decide(
         promoted_by=promoted_by,
     )
     gate_input, warnings = attach_waivers(gate_input, policy_set)
-    return decide_input(gate_input, engine, policy_set, warnings=warnings), gate_input
+    decision = decide_input(gate_input, engine, policy_set, warnings=warnings)
+    if record_files and gate_input.request.enforcement == "deny":
+        record_model_files(decision, evidence)
+    return decision, gate_input
+
+
+def record_model_files(decision: Decision, evidence: Evidence) -> None:
+    """Put the digest and the per-file sha256 of ``evidence``'s model files on
+    ``decision``: what audit later compares the files in production with.
+
+    Outside the gate input on purpose: with the attestation gate off the Rego does not
+    read them and the input digest stays what it was. A hashing failure changes no
+    verdict (it is no evidence the gates read; with the attestation gate on, that gate
+    fails closed on it): the digest stays null and the decision says why in a warning.
+    """
+    if evidence.model_files is None:
+        return  # evidence not read from a registry: there are no files to hash
+    try:
+        files = evidence.model_files()
+    except Exception as exc:  # noqa: BLE001 - recorded as unknown, said in one line
+        decision.model_files_sha256 = None
+        decision.warnings.append(
+            "model files not hashed, no model-files digest recorded: "
+            f"{one_line(str(exc)) or type(exc).__name__}"
+        )
+        return
+    decision.model_files = files
+    decision.model_files_sha256 = files_sha256(files)
 
 
 def decide_input(

@@ -8,6 +8,7 @@ it an :class:`Evidence`), so the decision service can sit below the registry rea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -71,6 +72,12 @@ class Evidence:
     attestation: AttestationEvidence | None = field(default=None, repr=False, compare=False)
     # The run compliance.evaluation.run_id names, read with the version (None: no tag).
     evaluation: EvaluationEvidence | None = field(default=None, repr=False)
+    # Hashes the version's model files (name -> sha256) once, when first called; set by
+    # the registry reader. Never part of the gate input: the decision records what it
+    # returns (mlgate.gate.record_model_files), the Rego does not see it.
+    model_files: Callable[[], dict[str, str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def compliance_tags(self) -> dict[str, str]:

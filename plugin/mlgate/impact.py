@@ -341,8 +341,9 @@ class ImpactResult:
 def _decide(side: Side, label: str, evidence: Evidence, holding: Holding,
             now: tuple[str, int]) -> Decision:
     try:
-        decision, _ = gate.decide(
-            evidence, holding.target, holding.kind, side.engine, side.policy_set, now=now
+        decision, _ = gate.decide(  # what-if: the model files are not what it compares
+            evidence, holding.target, holding.kind, side.engine, side.policy_set, now=now,
+            record_files=False,
         )
     except MlgateError as exc:
         model, version = holding.key

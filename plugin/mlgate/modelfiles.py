@@ -109,3 +109,28 @@ def files_sha256(files: Mapping[str, str]) -> str:
 def files_diff(attested: dict[str, str], current: dict[str, str]) -> list[str]:
     """The names added, removed or changed between two sets of model files, sorted."""
     return sorted(n for n in attested.keys() | current.keys() if attested.get(n) != current.get(n))
+
+
+class FilesOnce:
+    """The model files of one read of a version, hashed at most once: the attestation
+    gate, the decision's recorded digest and audit's fetch threads share one hashing.
+    A failure is kept and raised again to every caller, so all see the same outcome."""
+
+    def __init__(self, hash_files: Callable[[], dict[str, str]]) -> None:
+        import threading
+
+        self._hash_files = hash_files
+        self._lock = threading.Lock()
+        self._files: dict[str, str] | None = None
+        self._error: BaseException | None = None
+
+    def __call__(self) -> dict[str, str]:
+        with self._lock:
+            if self._files is None and self._error is None:
+                try:
+                    self._files = self._hash_files()
+                except Exception as exc:  # noqa: BLE001 - kept for every caller
+                    self._error = exc
+            if self._error is not None:
+                raise self._error
+            return dict(self._files or {})

@@ -345,8 +345,13 @@ class Decision(_Strict):
     input_sha256: str
     evaluated_at: str
     model_files_sha256: str | None = Field(
-        default=None, description="digest of the model files the decision was made on, "
-        "when the attestation gate hashed them"
+        default=None, description="digest of the model files the decision was made on "
+        "(sha256 of the canonical JSON of name -> sha256): for a protected target, and "
+        "whenever the attestation gate hashed them; null when not hashed or hashing failed"
+    )
+    model_files: dict[str, str] | None = Field(
+        default=None, description="name -> sha256 of each model file that digest covers "
+        "(what audit names a changed file by); null when not hashed"
     )
 
     @property

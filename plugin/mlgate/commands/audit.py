@@ -179,10 +179,13 @@ def audit_command(
     manifest artifact that differ), a waiver it relied on expired, the security
     assessment aged past its limit, or the policy changed (the logged gate input is
     blocked under today's policies). A version with no allowed promotion on record says
-    so. Against a tracking server that runs the mlgate store, the record is the
-    server's. Table, markdown and github show the blocked versions and a summary line;
-    json, junit and sarif carry every decision. Audit writes nothing anywhere. Exit 0 when
-    every holding is allowed, 1 when any is blocked, 2 on error.
+    so. Every holding's model files are hashed again and compared with those its
+    promotion on record was decided on: a file added, removed or changed since is
+    reported like a block, even when the gates allow. Against a tracking server that
+    runs the mlgate store, the record is the server's. Table, markdown and github show
+    the reported versions and a summary line; json, junit and sarif carry every
+    decision. Audit writes nothing anywhere. Exit 0 when every holding is allowed with
+    its approved model files, 1 when any is blocked or its files changed, 2 on error.
 
     Example:
 
@@ -197,8 +200,9 @@ def audit_command(
     registry = Registry(tracking_uri, registry_uri)
     from ..attestation import trusted_keys
 
-    # With trusted keys, every protected holding's model files are re-hashed (streaming,
-    # in parallel) and compared with its attestation by the attestation gate.
+    # Every protected holding's model files are re-hashed (streaming, in parallel) and
+    # compared with its promotion on record; with trusted keys, also with its
+    # attestation, by the attestation gate.
     registry.trusted_keys = trusted_keys(policy_set.config.values)
     log, missing = open_log(decision_log, registry)
     try:
@@ -222,7 +226,7 @@ def audit_command(
     if fmt is Format.github:
         from ..output.markdown import md_text
 
-        _append_step_summary(markdown_audit(result.blocked, f"## mlgate {md_text(summary)}\n"))
+        _append_step_summary(markdown_audit(result.reported, f"## mlgate {md_text(summary)}\n"))
     if timings:
         typer.echo(f"mlgate: audit timings: {result.timings.line()}", err=True)
-    raise typer.Exit(EXIT_BLOCKED if result.blocked else EXIT_ALLOWED)
+    raise typer.Exit(EXIT_BLOCKED if result.reported else EXIT_ALLOWED)

@@ -15,10 +15,12 @@ def summary_line(result: AuditResult, where: str, revision: str) -> str:
     holdings = len(result.decisions)
     noun = "holding" if holdings == 1 else "holdings"
     blocked = len(result.blocked)
+    changed = len(result.files_changed)
+    files = f" ({changed} with model files changed since approved)" if changed else ""
     return (
         f"audit: {holdings} protected {noun} in {result.versions_scanned} model "
         f"version(s) of {where}, policy revision {revision or 'none'}: {blocked} blocked, "
-        f"{holdings - blocked} allowed"
+        f"{holdings - blocked} allowed{files}"
     )
 
 
@@ -31,8 +33,9 @@ def render_audit(
     options: dict[str, Any] | None = None,
 ) -> str:
     """json, junit and sarif carry every decision (a json list, always); table, markdown
-    and github show the blocked ones, each explained, then the summary line. ``options``
-    go to the sarif renderer (see ``sarif_options``)."""
+    and github show the reported ones (blocked, or allowed with changed model files),
+    each explained, then the summary line. ``options`` go to the sarif renderer (see
+    ``sarif_options``)."""
     from . import render
 
     if fmt == "json":
@@ -40,7 +43,7 @@ def render_audit(
         return json.dumps(documents, indent=2) + "\n"
     if fmt in ("junit", "sarif"):
         return render(fmt, result.decisions, **(options or {}))
-    blocked = result.blocked
+    blocked = result.reported
     if fmt == "github":
         # Rendered together, so each annotation is prefixed with its model version; the
         # warnings (the reasons) are prefixed here, since the renderer does not.
