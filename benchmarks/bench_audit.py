@@ -55,6 +55,7 @@ ALIASES = ("production", "champion")
 MANIFEST_PATH = ("compliance", "data_manifest.json")
 
 sys.path.insert(0, str(ROOT / "tests"))
+from evidence_fixtures import passing_metrics  # noqa: E402
 from fixtures_mlflow import compliant_tags  # noqa: E402  (the tests' compliant evidence)
 
 
@@ -69,14 +70,6 @@ def _local_path(uri: str) -> Path:
 
 
 EVALUATION_RUNS = 100
-EVALUATION = {
-    "gbt45654.generated.pass_rate": 0.96, "gbt45654.generated.sample_size": 1200,
-    "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
-    "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
-    "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
-    "gbt45654.refusal_bank.should_refuse.size": 600,
-    "gbt45654.refusal_bank.should_answer.size": 600,
-}
 
 
 def evaluation_runs(client: Any, experiment_id: str) -> list[str]:
@@ -88,7 +81,7 @@ def evaluation_runs(client: Any, experiment_id: str) -> list[str]:
     for _ in range(EVALUATION_RUNS):
         run = client.create_run(experiment_id)
         client.log_batch(run.info.run_id, metrics=[
-            Metric(k, v, now_ms, 0) for k, v in EVALUATION.items()
+            Metric(k, v, now_ms, 0) for k, v in passing_metrics().items()
         ])
         client.set_terminated(run.info.run_id)
         ids.append(run.info.run_id)

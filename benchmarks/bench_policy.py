@@ -40,7 +40,8 @@ from mlgate.policy import PolicySet, bundled_declarations, load_policy_dir
 from mlgate.runner import build_decision, evaluate, make_engine, now_rfc3339, serialise
 
 ROOT = Path(__file__).resolve().parents[1]
-
+sys.path.insert(0, str(ROOT / "tests"))
+from evidence_fixtures import passing_metrics  # noqa: E402  (metrics meeting every shipped row)
 
 # What every gate that ships off needs once switched on (contract section 7).
 ALL_ON = {
@@ -48,14 +49,6 @@ ALL_ON = {
     "service": {"required": True},
     "labeling": {"require_producer_code": True},
     "data_manifest": {"require_safety_sampling": True},
-}
-EVALUATION = {
-    "gbt45654.generated.pass_rate": 0.96, "gbt45654.generated.sample_size": 1200,
-    "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
-    "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
-    "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
-    "gbt45654.refusal_bank.should_refuse.size": 600,
-    "gbt45654.refusal_bank.should_answer.size": 600,
 }
 
 
@@ -80,7 +73,7 @@ def realistic_input(datasets: int = 50, all_evidence: bool = False) -> GateInput
         tags["compliance.evaluation.run_id"] = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
         evaluation = EvaluationEvidence(
             run_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9", found=True, status="FINISHED",
-            experiment_id="1", metrics=EVALUATION,
+            experiment_id="1", metrics=passing_metrics(),
         )
     facts, digest = parse_facts(tags, bundled_declarations())
     now, now_ns = now_rfc3339(datetime(2026, 11, 29, 12, tzinfo=UTC))
@@ -122,7 +115,6 @@ def per_engine(
         if reason:
             print(f"  OPA engines skipped: {reason}")
         else:
-            sys.path.insert(0, str(ROOT / "tests"))
             from opa_testserver import OpaTestServer
 
             in_process = golib.GolibEngine(policy_set)
@@ -157,6 +149,9 @@ def all_gates_on(policy_set: PolicySet, seconds: float) -> None:
         assert decision.allowed, f"{name}: the input must pass"
         statuses = {g.id: g.status for g in decision.gates}
         if name == "every gate on":
+            # The attestation gate needs a signed envelope and hashed model files
+            # (benchmarks/bench_attest.py measures it); every other gate passes.
+            assert statuses.pop("attestation") == "not_applicable", statuses
             assert all(s == "pass" for s in statuses.values()), statuses
         # Interleaved rounds, best of three: the two sets share the machine's noise.
         rates[name] = 0.0

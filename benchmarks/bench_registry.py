@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 # The test suite's server launcher and registry helpers.
+from evidence_fixtures import passing_metrics  # noqa: E402
 from fixtures_mlflow import (  # noqa: E402
     _new_helper,
     _stop,
@@ -71,14 +72,6 @@ print(mv.name, mv.version, len(mv.tags), size)
 """
 
 
-EVALUATION = {
-    "gbt45654.generated.pass_rate": 0.96, "gbt45654.generated.sample_size": 1200,
-    "gbt45654.refusal.should_refuse.rate": 0.97, "gbt45654.refusal.should_refuse.sample_size": 400,
-    "gbt45654.refusal.should_answer.rate": 0.02, "gbt45654.refusal.should_answer.sample_size": 400,
-    "gbt45654.keyword_library.size": 12000, "gbt45654.generated_bank.size": 2400,
-    "gbt45654.refusal_bank.should_refuse.size": 600,
-    "gbt45654.refusal_bank.should_answer.size": 600,
-}
 
 
 def seed(url: str, root: Path) -> tuple[str, str]:
@@ -93,7 +86,7 @@ def seed(url: str, root: Path) -> tuple[str, str]:
     run = helper.client.create_run(helper.experiment_id)
     now_ms = int(time.time() * 1000)
     helper.client.log_batch(
-        run.info.run_id, metrics=[Metric(k, v, now_ms, 0) for k, v in EVALUATION.items()]
+        run.info.run_id, metrics=[Metric(k, v, now_ms, 0) for k, v in passing_metrics().items()]
     )
     helper.client.set_terminated(run.info.run_id)
     evaluated = helper.create_version(

@@ -64,3 +64,19 @@ def manifest_digest_tag(content: bytes | None = None) -> dict[str, str]:
     """The digest tag `mlgate manifest attach` sets for ``content`` (default: the example)."""
     data = example_manifest_bytes() if content is None else content
     return {DIGEST_TAG: hashlib.sha256(data).hexdigest()}
+
+
+def passing_metrics(requirements: list[dict[str, Any]] | None = None) -> dict[str, float]:
+    """Metrics of an evaluation run meeting every requirement row exactly (each metric at
+    its threshold, each sample at its minimum): the shipped rows of ``policies/data.json``
+    unless others are given. Derived from the rows, so a tuned threshold never turns a
+    benchmark or a test of the passing path into one of a blocked decision."""
+    if requirements is None:
+        data = json.loads((EXAMPLES.parent / "policies" / "data.json").read_text())
+        requirements = data["mlgate"]["config"]["evaluation"]["requirements"]
+    metrics: dict[str, float] = {}
+    for row in requirements:
+        metrics[row["metric"]] = row["threshold"]
+        if "sample_metric" in row:
+            metrics[row["sample_metric"]] = row["min_sample"]
+    return metrics

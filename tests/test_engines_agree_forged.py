@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from evidence_fixtures import passing_metrics
 from fixtures_opa import require_opa_golib
 from helpers import EXAMPLES, POLICIES
 from mlgate.engine.embedded import EmbeddedEngine
@@ -48,11 +49,7 @@ def every_duty_on() -> PolicySet:
 
 def passing_evaluation(run_id: str) -> dict[str, Any]:
     """What Python reads of a finished run meeting every shipped requirement exactly."""
-    metrics: dict[str, Any] = {}
-    for row in shipped().data["mlgate"]["config"]["evaluation"]["requirements"]:
-        metrics[row["metric"]] = row["threshold"]
-        if "sample_metric" in row:
-            metrics[row["sample_metric"]] = row["min_sample"]
+    metrics = passing_metrics(shipped().data["mlgate"]["config"]["evaluation"]["requirements"])
     return {"run_id": run_id, "found": True, "status": "FINISHED", "experiment_id": "1",
             "metrics": metrics, "invalid_metrics": [], "error": None}
 

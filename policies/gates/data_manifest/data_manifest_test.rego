@@ -334,6 +334,18 @@ test_ill_typed_safety_sampling_fails_closed if {
 	}}
 }
 
+# The one-pass check compares types by Rego's order instead of calling
+# is_number: every value of another type on either side of it is still a
+# violation, whatever type it is.
+test_safety_sampling_of_any_other_type_fails_closed if {
+	every bad in [null, true, false, "5000", [5000], {"n": 5000}] {
+		codes_with(first_sampled({"sample_size": bad, "violation_rate": 0.01}), sampling_on) == {"data_manifest.safety_sample_too_small"}
+	}
+	every bad in [null, true, false, "0.01", [0.01], {"r": 0.01}] {
+		codes_with(first_sampled({"sample_size": 5000, "violation_rate": bad}), sampling_on) == {"data_manifest.violation_rate_too_high"}
+	}
+}
+
 # Only the boolean true switches it on.
 test_safety_sampling_switch_is_exactly_true if {
 	codes_with(testdata.valid_input, settings({"require_safety_sampling": false})) == set()

@@ -155,3 +155,23 @@ test_other_tags_invalid_are_not_this_gates if {
 	doc := testdata.with_bad_tag(on_record, "compliance.assessment.status", "ok", {"assessment": {"status": null}})
 	codes_with(doc, required) == set()
 }
+
+# Another gate's invalid tag neither reports nor hides a missing obligation.
+test_other_tags_invalid_do_not_hide_a_missing_obligation if {
+	doc := testdata.with_bad_tag(
+		with_reference("minors", null),
+		"compliance.assessment.status", "ok", {"assessment": {"status": null}},
+	)
+	codes_with(doc, required) == {"service.minors_missing"}
+}
+
+# Absent settings read as the safe side: no switch means the gate is off (it
+# fails only on the settings), and a required gate without an obligation's
+# switch still requires it.
+test_absent_settings_read_safely if {
+	codes_with(testdata.valid_input, json.remove(testdata.config, ["service/required"])) == {"service.input_invalid"}
+	codes_with(testdata.valid_input, json.patch(testdata.config, [
+		{"op": "add", "path": "/service/required", "value": true},
+		{"op": "remove", "path": "/service/minors"},
+	])) == all_codes | {"service.input_invalid"}
+}
