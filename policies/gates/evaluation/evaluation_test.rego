@@ -328,6 +328,14 @@ test_forged_rows_are_invalid_and_nothing_else if {
 			"metric": "gbt45654.refusal.should_refuse.rate", "comparison": ">=", "threshold": 0.95, "clause": "c",
 			"sample_metric": "gbt45654.refusal.should_refuse.sample_size", "min_sample": null,
 		},
+		{
+			"metric": "gbt45654.refusal.should_refuse.rate", "comparison": ">=", "threshold": 0.95, "clause": 5,
+			"sample_metric": "gbt45654.refusal.should_refuse.sample_size", "min_sample": 300,
+		},
+		{
+			"metric": "gbt45654.refusal.should_refuse.rate", "comparison": ">=", "threshold": "0.95", "clause": "c",
+			"sample_metric": "gbt45654.refusal.should_refuse.sample_size", "min_sample": 300,
+		},
 	] {
 		cfg := testdata.config_with({"evaluation": {"required": true, "requirements": [row]}})
 		codes_with(measured, cfg) == {"evaluation.requirements_invalid"}
@@ -363,7 +371,9 @@ test_other_tags_invalid_are_not_this_gates if {
 
 # Without its switch the gate is off: it fails only on the settings.
 test_absent_switch_reads_as_off if {
-	codes_with(measured, json.remove(testdata.config, ["evaluation/required"])) == {"evaluation.input_invalid"}
+	cfg := json.remove(testdata.config, ["evaluation/required"])
+	codes_with(measured, cfg) == {"evaluation.input_invalid"}
+	{v.code | some v in result_with(testdata.valid_input, cfg).violations} == {"evaluation.input_invalid"}
 }
 
 # What was read about another run, or a read that says neither found nor not
