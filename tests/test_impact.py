@@ -32,6 +32,15 @@ from mlgate.policy import PolicySet, load_policy_dir
 TODAY = datetime.now(UTC).date()
 
 
+@pytest.fixture(autouse=True)
+def _today_at_test_start() -> None:
+    """Dates are relative to the day each test starts, not the day the suite was
+    collected: a CI run crossing midnight UTC compared yesterday's dates with today's
+    clock (test_versions_expiring_within_n_days, 2026-12-01 00:2x)."""
+    global TODAY
+    TODAY = datetime.now(UTC).date()
+
+
 def days_ago(days: int) -> str:
     return (TODAY - timedelta(days=days)).isoformat()
 
