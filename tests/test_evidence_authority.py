@@ -196,3 +196,36 @@ def test_four_eyes_blocks_evidence_of_unknown_origin(
     exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", version))
     assert "promotion.provenance_unknown" in exc.message
     assert "compliance.filing.id" in exc.message
+
+
+def test_a_look_alike_write_is_in_the_ledger_under_the_key_the_registry_holds(
+    server: GatedServer, officers_version: tuple[RegistryHelper, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The officer writes ``COMPLIANCE.filing.status``. MariaDB's collation matches it to
+    the stored ``compliance.filing.status`` row and MLflow's merge replaces that row's key;
+    sqlite and PostgreSQL keep both rows. Either way the ledger row names the key the
+    registry now holds (so the writer of every current tag stays known), and the fact
+    reads as invalid: a look-alike is never believed."""
+    from mlgate.ledger import provenance
+    from mlgate.names import fold
+
+    reg, name, version = officers_version
+    look_alike = "COMPLIANCE.filing.status"
+    reg.client.set_model_version_tag(name, version, look_alike, "completed")
+
+    tags = {k: v for k, v in reg.tags(name, version).items()
+            if fold(k).startswith("compliance.")}
+    merged = server.backend == "mysql"
+    assert (look_alike in tags, "compliance.filing.status" in tags) == (True, not merged)
+    history = server.decision_log.evidence_history(name, version)
+    assert history[-1].key == look_alike
+    assert {k: p.writer for k, p in provenance(tags, history).items()} == dict.fromkeys(
+        tags, "officer"
+    )
+
+    as_user(monkeypatch, "releaser")
+    exc = refused(lambda: reg.client.set_registered_model_alias(name, "production", version))
+    assert "filing.status_invalid" in exc.message
+    assert f"remove the look-alike tag {look_alike!r}" in exc.message
+    assert reg.aliases(name) == {}

@@ -28,9 +28,15 @@ invalid_tags := {err.tag | some err in fact_errors}
 # True when the tag is present on the version but its value did not parse.
 tag_invalid(tag) if tag in invalid_tags
 
-# The values of the tag that did not parse (empty when it parsed or is absent):
-# a gate's <tag>_invalid rule reports each, `some value in lib.invalid_values(tag)`.
-invalid_values(tag) := {err.value | some err in fact_errors; err.tag == tag}
+# The values of the tag that did not parse, each with what was expected of it
+# (empty when it parsed or is absent): a gate's <tag>_invalid rule reports each,
+# `some params in lib.invalid_tag_values(tag)`. `expected` is Python's: the tag's
+# declared form, or "only the tag ...; remove the look-alike tag ..." when a key
+# that folds to it is on the version too (contract section 7).
+invalid_tag_values(tag) := {{"value": err.value, "expected": err.expected} |
+	some err in fact_errors
+	err.tag == tag
+}
 
 # True when the fact read from the tag is null because the tag is absent, not
 # because its value did not parse (that is <tag>_invalid): a gate's <tag>_missing.

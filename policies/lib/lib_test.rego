@@ -84,11 +84,12 @@ test_tag_invalid_only_for_the_failed_tag if {
 	not lib.tag_invalid("compliance.audience") with input as testdata.valid_input
 }
 
-test_invalid_values_lists_the_failed_tags_values_only if {
+test_invalid_tag_values_lists_the_failed_tags_values_only if {
 	doc := testdata.invalid_tag("compliance.audience", "everyone", {"audience": null})
-	lib.invalid_values("compliance.audience") == {"everyone"} with input as doc
-	lib.invalid_values("compliance.regions") == set() with input as doc
-	lib.invalid_values("compliance.audience") == set() with input as testdata.valid_input
+	want := {{"value": "everyone", "expected": "a valid value"}}
+	lib.invalid_tag_values("compliance.audience") == want with input as doc
+	lib.invalid_tag_values("compliance.regions") == set() with input as doc
+	lib.invalid_tag_values("compliance.audience") == set() with input as testdata.valid_input
 }
 
 test_tag_missing_when_null_and_not_invalid if {

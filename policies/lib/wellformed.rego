@@ -225,6 +225,7 @@ fact_error_malformed if {
 fact_error_wellformed(fact_error) if {
 	is_string(fact_error.tag)
 	is_string(fact_error.value)
+	is_string(fact_error.expected)
 }
 
 malformed contains [gate, field] if {

@@ -356,9 +356,15 @@ test_now_outside_the_range_or_fractional_fails_every_gate if {
 	blocks_on(decision(testdata.patched({"now_ns": 0.5, "now": "1970-01-01T00:00:00Z"})), "filing")
 }
 
-# An entry of facts.errors that is not {tag: string, value: string}.
+# An entry of facts.errors that is not {tag: string, value: string, expected: string}.
 test_an_ill_formed_fact_error_fails_every_gate if {
-	every errors in [[1], [{"tag": 1, "value": "x"}], [{"tag": "compliance.audience", "value": 1}]] {
+	cases := [
+		[1], [{"tag": 1, "value": "x", "expected": "y"}],
+		[{"tag": "compliance.audience", "value": 1, "expected": "y"}],
+		[{"tag": "compliance.audience", "value": "x"}],
+		[{"tag": "compliance.audience", "value": "x", "expected": 1}],
+	]
+	every errors in cases {
 		d := decision(testdata.with_facts({"errors": errors}))
 		every gate in ["scope", "filing", "assessment", "labeling", "data_manifest"] {
 			blocks_on(d, gate)

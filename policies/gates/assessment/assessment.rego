@@ -63,11 +63,11 @@ violations contains {"code": "assessment.status_missing", "params": {}} if {
 # description: The compliance.assessment.status tag holds a value that is not allowed.
 # custom:
 #   short_name: status_invalid
-#   failure_msg: "The tag compliance.assessment.status is '{value}'; expected passed, failed, pending or none"
-#   solution: Set compliance.assessment.status to passed, failed, pending or none.
+#   failure_msg: "The tag compliance.assessment.status is '{value}'; expected {expected}"
+#   solution: Set compliance.assessment.status to passed, failed, pending or none. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: critical
-violations contains {"code": "assessment.status_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.assessment.status")
+violations contains {"code": "assessment.status_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.assessment.status")
 }
 
 # METADATA
@@ -101,11 +101,11 @@ violations contains {"code": "assessment.date_missing", "params": {}} if {
 # description: The compliance.assessment.date tag is not an ISO 8601 date.
 # custom:
 #   short_name: date_invalid
-#   failure_msg: "The tag compliance.assessment.date is '{value}'; expected an ISO 8601 date (YYYY-MM-DD)"
-#   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01.
+#   failure_msg: "The tag compliance.assessment.date is '{value}'; expected {expected}"
+#   solution: Set compliance.assessment.date to an ISO 8601 date such as 2026-03-01. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "assessment.date_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.assessment.date")
+violations contains {"code": "assessment.date_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.assessment.date")
 }
 
 # METADATA

@@ -107,11 +107,11 @@ violations contains {"code": "data_manifest.digest_missing", "params": {}} if {
 # description: The tag compliance.data_manifest.sha256 is not a 64-character hex digest.
 # custom:
 #   short_name: digest_invalid
-#   failure_msg: "The tag compliance.data_manifest.sha256 is '{value}'; expected a 64-character hex sha256 digest"
-#   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag.
+#   failure_msg: "The tag compliance.data_manifest.sha256 is '{value}'; expected {expected}"
+#   solution: Attach the manifest again with `mlgate manifest attach`, which sets the digest tag. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "data_manifest.digest_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.data_manifest.sha256")
+violations contains {"code": "data_manifest.digest_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.data_manifest.sha256")
 }
 
 # METADATA

@@ -46,11 +46,11 @@ violations contains {"code": "filing.status_missing", "params": {}} if {
 # description: The compliance.filing.status tag holds a value that is not allowed.
 # custom:
 #   short_name: status_invalid
-#   failure_msg: "The tag compliance.filing.status is '{value}'; expected completed, pending or none"
-#   solution: Set compliance.filing.status to completed, pending or none.
+#   failure_msg: "The tag compliance.filing.status is '{value}'; expected {expected}"
+#   solution: Set compliance.filing.status to completed, pending or none. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: critical
-violations contains {"code": "filing.status_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.filing.status")
+violations contains {"code": "filing.status_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.filing.status")
 }
 
 # METADATA
@@ -86,11 +86,11 @@ violations contains {"code": "filing.id_missing", "params": {}} if {
 # description: The compliance.public_opinion tag is present but neither true nor false.
 # custom:
 #   short_name: public_opinion_invalid
-#   failure_msg: "The tag compliance.public_opinion is '{value}'; expected true or false"
-#   solution: Set compliance.public_opinion to true or false.
+#   failure_msg: "The tag compliance.public_opinion is '{value}'; expected {expected}"
+#   solution: Set compliance.public_opinion to true or false. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "filing.public_opinion_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.public_opinion")
+violations contains {"code": "filing.public_opinion_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.public_opinion")
 }
 
 filing_id_present if {

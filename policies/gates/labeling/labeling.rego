@@ -71,11 +71,11 @@ violations contains {"code": "labeling.modalities_missing", "params": {}} if {
 # description: The compliance.modalities tag lists something other than text, image, audio, video, code.
 # custom:
 #   short_name: modalities_invalid
-#   failure_msg: "The tag compliance.modalities is '{value}'; expected a comma-separated list of text, image, audio, video, code"
-#   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code.
+#   failure_msg: "The tag compliance.modalities is '{value}'; expected {expected}"
+#   solution: Set compliance.modalities to a comma-separated list of text, image, audio, video, code. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "labeling.modalities_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.modalities")
+violations contains {"code": "labeling.modalities_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.modalities")
 }
 
 # METADATA
@@ -96,11 +96,11 @@ violations contains {"code": "labeling.explicit_missing", "params": {"modalities
 # description: The compliance.labeling.explicit tag is neither true nor false.
 # custom:
 #   short_name: explicit_invalid
-#   failure_msg: "The tag compliance.labeling.explicit is '{value}'; expected true or false"
-#   solution: Set compliance.labeling.explicit to true or false.
+#   failure_msg: "The tag compliance.labeling.explicit is '{value}'; expected {expected}"
+#   solution: Set compliance.labeling.explicit to true or false. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "labeling.explicit_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.labeling.explicit")
+violations contains {"code": "labeling.explicit_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.labeling.explicit")
 }
 
 # METADATA
@@ -134,11 +134,11 @@ violations contains {"code": "labeling.implicit_missing", "params": {"modalities
 # description: The compliance.labeling.implicit tag is neither true nor false.
 # custom:
 #   short_name: implicit_invalid
-#   failure_msg: "The tag compliance.labeling.implicit is '{value}'; expected true or false"
-#   solution: Set compliance.labeling.implicit to true or false.
+#   failure_msg: "The tag compliance.labeling.implicit is '{value}'; expected {expected}"
+#   solution: Set compliance.labeling.implicit to true or false. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: high
-violations contains {"code": "labeling.implicit_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.labeling.implicit")
+violations contains {"code": "labeling.implicit_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.labeling.implicit")
 }
 
 # METADATA

@@ -39,11 +39,11 @@ violations contains {"code": "scope.audience_missing", "params": {}} if {
 # description: The compliance.audience tag holds a value that is not allowed.
 # custom:
 #   short_name: audience_invalid
-#   failure_msg: "The tag compliance.audience is '{value}'; expected one of public, enterprise, internal, research"
-#   solution: Set compliance.audience to public, enterprise, internal or research.
+#   failure_msg: "The tag compliance.audience is '{value}'; expected {expected}"
+#   solution: Set compliance.audience to public, enterprise, internal or research. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: critical
-violations contains {"code": "scope.audience_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.audience")
+violations contains {"code": "scope.audience_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.audience")
 }
 
 # METADATA
@@ -63,11 +63,11 @@ violations contains {"code": "scope.regions_missing", "params": {}} if {
 # description: The compliance.regions tag holds something that is not a list of ISO 3166-1 alpha-2 codes.
 # custom:
 #   short_name: regions_invalid
-#   failure_msg: "The tag compliance.regions is '{value}'; expected comma-separated ISO 3166-1 alpha-2 codes such as CN,SG"
-#   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG.
+#   failure_msg: "The tag compliance.regions is '{value}'; expected {expected}"
+#   solution: Set compliance.regions to comma-separated two-letter country codes, e.g. CN,SG. Keep only that exact key and remove any look-alike spelling of it (another case or accent).
 #   severity: critical
-violations contains {"code": "scope.regions_invalid", "params": {"value": value}} if {
-	some value in lib.invalid_values("compliance.regions")
+violations contains {"code": "scope.regions_invalid", "params": params} if {
+	some params in lib.invalid_tag_values("compliance.regions")
 }
 
 # The scope gate always applies: it is what decides whether the others do.
