@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from evidence_fixtures import compliant_tags, example_manifest
+from fixtures_mlflow import RegistryHelper
 from helpers import EXAMPLES, POLICIES, mlgate, one_error_line
 from mlgate.errors import PolicyError
 from mlgate.tags import load_declarations
@@ -179,3 +181,73 @@ def test_safety_sample_size_as_an_integral_float_end_to_end(
     run = mlgate("check", "--input", str(path), "--policies", str(root), "-f", "json")
     assert run.exit_code == (1 if codes else 0), run.stdout + run.stderr
     assert _failing(run) == codes
+
+
+# --------------------------------------------------------------------------- look-alike keys
+
+LOOK_ALIKE = "COMPLIANCE.filing.status"
+LOOK_ALIKE_EXPECTED = (
+    f"only the tag compliance.filing.status; remove the look-alike tag {LOOK_ALIKE!r}"
+)
+
+
+def _look_alike_input(tmp_path: Path, errors: list[Any]) -> Path:
+    """The allowed example with a look-alike of the filing status beside the exact tag,
+    the filing status null (contract §7: neither spelling is believed) and ``errors``."""
+    document = json.loads((EXAMPLES / "gate_input_allowed.json").read_text())
+    document["tags"][LOOK_ALIKE] = "completed"
+    document["facts"]["filing"]["status"] = None
+    document["facts"]["errors"] = errors
+    path = tmp_path / "look-alike.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_look_alike_key_blocks_offline_and_its_message_names_the_fix(tmp_path: Path) -> None:
+    honest = [{"tag": "compliance.filing.status", "value": "completed",
+               "expected": LOOK_ALIKE_EXPECTED}]
+    run = mlgate("check", "--input", str(_look_alike_input(tmp_path, honest)), "-f", "json")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert _failing(run) == {"filing": ["filing.status_invalid"]}
+    [violation] = [v for g in run.json()["gates"] for v in g["violations"]]
+    assert violation["message"] == (
+        f"The tag compliance.filing.status is 'completed'; expected {LOOK_ALIKE_EXPECTED}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("errors", "names"),
+    [
+        # the look-alike's error hidden: the facts would read as if nothing were wrong
+        ([], "facts.errors"),
+        # its text rewritten: the record would tell release managers something else
+        ([{"tag": "compliance.filing.status", "value": "completed", "expected": "fine"}],
+         "facts.errors"),
+        # its text left out, or not text: the gate input schema requires a string
+        ([{"tag": "compliance.filing.status", "value": "completed"}], "expected"),
+        ([{"tag": "compliance.filing.status", "value": "completed", "expected": 1}],
+         "expected"),
+    ],
+    ids=["hidden", "rewritten", "absent", "not-text"],
+)
+def test_a_forged_look_alike_error_is_refused_offline(
+    tmp_path: Path, errors: list[Any], names: str
+) -> None:
+    line = one_error_line(mlgate("check", "--input", str(_look_alike_input(tmp_path, errors))))
+    assert names in line
+
+
+def test_a_look_alike_key_on_a_registry_version_blocks_with_the_fix(
+    registry: RegistryHelper,
+) -> None:
+    for key in (LOOK_ALIKE, "compliance.fíling.status"):
+        name = registry.unique("chat")
+        registry.create_version(name, {**compliant_tags(), key: "completed"},
+                                manifest=example_manifest())
+        run = mlgate("check", name, "1", *registry.args, "-f", "json")
+        assert run.exit_code == 1, run.stdout + run.stderr
+        assert _failing(run) == {"filing": ["filing.status_invalid"]}
+        [violation] = [v for g in run.json()["gates"] for v in g["violations"]]
+        assert f"remove the look-alike tag {key!r}" in violation["message"]
+        filing = next(g for g in run.json()["gates"] if g["id"] == "filing")
+        assert "Keep only that exact key" in filing["remediation"]
